@@ -1,0 +1,45 @@
+"""The built-in plugin: registers mspgt-bench's own components through the public hooks."""
+
+from __future__ import annotations
+
+from mspgt_bench.hookspecs import Register, hookimpl
+
+
+@hookimpl
+def register_model_adapters(register: Register) -> None:
+    from mspgt_bench.models.hf import HFAdapter
+
+    register("hf", HFAdapter)
+
+
+@hookimpl
+def register_offline_models(register: Register) -> None:
+    from mspgt_bench.models.entries import builtin_entries
+
+    for entry in builtin_entries():
+        register(entry.name, entry)
+
+
+@hookimpl
+def register_signals(register: Register) -> None:
+    from mspgt_bench.signals.angular import AngularDistance
+    from mspgt_bench.signals.logit_lens import LogitLens
+
+    for signal in (LogitLens, AngularDistance):
+        register(signal.name, signal)
+
+
+@hookimpl
+def register_predictions(register: Register) -> None:
+    from mspgt_bench.predictions.contrast import ProfileContrast
+
+    for prediction in (ProfileContrast,):
+        register(prediction.name, prediction)
+
+
+@hookimpl
+def register_stimulus_sources(register: Register) -> None:
+    from mspgt_bench.stimuli.registry import SOURCES
+
+    for name, source in SOURCES.items():
+        register(name, source)

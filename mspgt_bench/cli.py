@@ -1,0 +1,169 @@
+"""The ``mspgt-bench`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+LIST_KINDS = {
+    "models": "offline_models",
+    "signals": "signals",
+    "interventions": "interventions",
+    "detectors": "detectors",
+    "predictions": "predictions",
+    "sources": "stimulus_sources",
+    "adapters": "model_adapters",
+}
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mspgt-bench", description="Test MSPGT's predictions on language models.")
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    sub = parser.add_subparsers(dest="command")
+
+    run = sub.add_parser("run", help="run a suite and print its verdict table")
+    run.add_argument("suite", type=Path)
+    run.add_argument("--model", action="append", default=[], metavar="NAME", help="run this model instead of the suite's (repeatable)")
+    run.add_argument("--out", type=Path, help="run directory (default: <output.dir>/<suite name>)")
+    run.add_argument("--limit", type=int, help="use at most N stimuli")
+    run.add_argument("--seed", type=int, help="override run.seed (bootstrap, random-weight controls)")
+
+    validate = sub.add_parser("validate", help="check a suite without running it")
+    validate.add_argument("suite", type=Path)
+
+    plugins = sub.add_parser("plugins", help="list loaded plugins")
+    plugins.add_argument("--json", action="store_true")
+
+    listing = sub.add_parser("list", help="list registered components")
+    listing.add_argument("kind", choices=sorted(LIST_KINDS))
+
+    models = sub.add_parser("models", help="manage offline models")
+    models_sub = models.add_subparsers(dest="models_command", required=True)
+    fetch = models_sub.add_parser("fetch", help="download and convert an offline model ahead of time")
+    fetch.add_argument("name")
+    fetch.add_argument("--force", action="store_true", help="redo it even if already prepared")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    console = Console()
+    if args.version:
+        from mspgt_bench import __version__
+
+        console.print(__version__)
+        return 0
+    handlers = {"run": _run, "validate": _validate, "plugins": _plugins, "list": _list, "models": _models}
+    if args.command is None:
+        _parser().print_help()
+        return 2
+    return handlers[args.command](args, console)
+
+
+def _load(path: Path, console: Console):
+    from mspgt_bench.suite.loader import SuiteError, load_suite
+
+    try:
+        return load_suite(path)
+    except SuiteError as exc:
+        Console(stderr=True).print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+        return None
+
+
+def _validate(args: argparse.Namespace, console: Console) -> int:
+    loaded = _load(args.suite, console)
+    if loaded is None:
+        return 1
+    suite = loaded.suite
+    console.print(
+        f"[green]valid[/]: {args.suite} — suite {suite.suite.name!r} v{suite.suite.version}, "
+        f"{len(suite.models)} model(s), {len(suite.signals)} signal(s), {len(suite.predictions)} prediction(s); "
+        f"sha256 {loaded.sha256[:12]}"
+    )
+    return 0
+
+
+def _run(args: argparse.Namespace, console: Console) -> int:
+    from mspgt_bench.report import RichProgress, verdict_table
+    from mspgt_bench.runner import RunOptions, run_suite
+
+    loaded = _load(args.suite, console)
+    if loaded is None:
+        return 1
+    options = RunOptions(out=args.out, models=args.model, limit=args.limit, seed=args.seed)
+    result = run_suite(loaded, options, RichProgress(console))
+    console.print(verdict_table(result.verdict_rows, f"{loaded.suite.suite.name}: verdicts"))
+    errors = [r for r in result.results if "error" in r.meta]
+    for r in errors:
+        console.print(f"[bold magenta]ERROR[/] {r.model.name} [{r.condition}]: {r.meta['error']}")
+    console.print(f"results: {result.run_dir}  (wall time {result.wall_s:.1f} s)")
+    return 0
+
+
+def _plugins(args: argparse.Namespace, console: Console) -> int:
+    from mspgt_bench.plugins import loaded_plugins
+
+    infos = loaded_plugins()
+    if args.json:
+        print(json.dumps([info.__dict__ for info in infos], indent=2))
+        return 0
+    table = Table(title="loaded plugins")
+    for column in ("name", "version", "hooks"):
+        table.add_column(column)
+    for info in infos:
+        table.add_row(info.name + (" (built-in)" if info.builtin else ""), info.version, ", ".join(info.hooks))
+    console.print(table)
+    return 0
+
+
+def _summary(obj: object) -> str:
+    doc = getattr(obj, "description", None) or (obj.__doc__ or "")
+    return doc.strip().splitlines()[0] if doc.strip() else ""
+
+
+def _list(args: argparse.Namespace, console: Console) -> int:
+    from mspgt_bench.plugins import registry
+
+    reg = registry(LIST_KINDS[args.kind])
+    table = Table(title=args.kind)
+    if args.kind == "models":
+        from mspgt_bench.models import zoo
+
+        for column in ("name", "family", "size", "adapter", "prepared", "description"):
+            table.add_column(column, overflow="fold")
+        for entry in reg:
+            model = entry.obj
+            prepared = "yes" if model.name in zoo.OFFLINE_MODELS and zoo.is_prepared(model.name) else (
+                "no (mspgt-bench models fetch " + model.name + ")" if model.name in zoo.OFFLINE_MODELS else "n/a"
+            )
+            table.add_row(model.name, model.family, model.size, model.adapter, prepared, model.description)
+    else:
+        for column in ("name", "plugin", "summary"):
+            table.add_column(column, overflow="fold")
+        for entry in reg:
+            table.add_row(entry.name, entry.plugin, _summary(entry.obj))
+    if not len(reg):
+        console.print(f"no {args.kind} registered yet")
+    console.print(table)
+    return 0
+
+
+def _models(args: argparse.Namespace, console: Console) -> int:
+    from mspgt_bench.models import zoo
+
+    try:
+        path = zoo.fetch(args.name, force=args.force, log=lambda msg: console.print(f"[dim]•[/dim] {msg}"))
+    except (KeyError, zoo.ModelNotPreparedError, zoo.ChecksumError) as exc:
+        Console(stderr=True).print(f"[bold red]error:[/] {exc}")
+        return 1
+    console.print(f"[green]ready[/]: {args.name} -> {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

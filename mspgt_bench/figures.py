@@ -1,0 +1,45 @@
+"""Per-layer profile figures: layer on x, value with its bootstrap interval on y, one line per condition."""
+
+from __future__ import annotations
+
+import io
+from collections import defaultdict
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from mspgt_bench.results import atomic_write_bytes
+
+if TYPE_CHECKING:
+    from mspgt_bench.runner import ConditionResult
+
+
+def write_profile_figures(folder: Path, results: list["ConditionResult"]) -> list[Path]:
+    """One PNG per (model, signal, metric) overlaying every condition that ran."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    grouped: dict[tuple[str, str, str], list] = defaultdict(list)
+    for result in results:
+        for profile in result.profiles:
+            grouped[(result.model.slug(), profile.signal, profile.metric)].append((result.condition, profile))
+    written = []
+    for (model, signal, metric), curves in grouped.items():
+        fig, ax = plt.subplots(figsize=(6, 3.4), dpi=110)
+        for condition, profile in curves:
+            line = ax.plot(profile.layers, profile.value, marker="o", markersize=3, label=condition)[0]
+            ax.fill_between(profile.layers, profile.lo, profile.hi, alpha=0.25, color=line.get_color())
+        ax.set_xlabel("layer")
+        ax.set_ylabel(f"{signal}.{metric}")
+        ax.set_title(f"{model}: {signal}.{metric} (mean, {curves[0][1].n} stimuli, bootstrap CI)", fontsize=9)
+        ax.legend(fontsize=8)
+        ax.grid(alpha=0.3)
+        fig.tight_layout()
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png")
+        plt.close(fig)
+        path = folder / model / f"{signal}.{metric}.png"
+        atomic_write_bytes(path, buffer.getvalue())
+        written.append(path)
+    return written

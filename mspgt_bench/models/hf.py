@@ -1,0 +1,224 @@
+"""Hugging Face transformers adapter: any ``AutoModelForCausalLM`` whose family has a site map."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator
+
+import torch
+from torch import nn
+from torch.utils.hooks import RemovableHandle
+
+from mspgt_bench.models.base import ModelAdapter, TokenBatch
+from mspgt_bench.models.families import FamilyMap, family_for
+from mspgt_bench.models.sites import Site, SiteError
+
+DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+
+
+def _first(output: Any) -> torch.Tensor:
+    """Decoder layers and blocks return a tensor (transformers >= 4.57) or a tuple led by one."""
+    return output[0] if isinstance(output, (tuple, list)) else output
+
+
+def _submodule(root: nn.Module, path: str) -> nn.Module:
+    module = root
+    for part in path.split("."):
+        module = getattr(module, part)
+    return module
+
+
+class HFAdapter(ModelAdapter):
+    """Loads a causal LM with transformers and exposes the canonical sites through hooks.
+
+    ``model`` is a name of the offline zoo, a ``tiny-<family>`` config, a local folder, or a hub id.
+    ``random_weights`` builds the same architecture from its config with seeded random weights
+    (the untrained twin used as a null control).
+    """
+
+    backend = "hf"
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        dtype: str = "float32",
+        device: str = "cpu",
+        revision: str | None = None,
+        random_weights: bool = False,
+        seed: int = 0,
+        trust_remote_code: bool = False,
+        n_layers: int | None = None,
+    ) -> None:
+        if dtype not in DTYPES:
+            raise ValueError(f"dtype {dtype!r} is not supported; use one of {', '.join(DTYPES)}")
+        self.model_id = model
+        self.dtype = dtype
+        self.device = torch.device(device)
+        self.revision = revision
+        self.random_weights = random_weights
+        self.seed = seed
+        self.source = ""
+        self.model, self.tokenizer = self._load(trust_remote_code, n_layers)
+        self.model.to(self.device).eval()
+        self.map: FamilyMap = family_for(self.model.config.model_type)
+        self.family = self.map.family
+        self.layers: nn.ModuleList = _submodule(self.model, self.map.layers)
+        self.n_layers = len(self.layers)
+        self.d_model = self.model.get_input_embeddings().embedding_dim
+        self._final_norm = _submodule(self.model, self.map.final_norm)
+        self._unembed = _submodule(self.model, self.map.unembed)
+        self._softcap = getattr(self.model.config, "final_logit_softcapping", None)
+
+    # -- loading -------------------------------------------------------------------------
+    def _load(self, trust_remote_code: bool, n_layers: int | None) -> tuple[nn.Module, Any]:
+        from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
+        from mspgt_bench.models import tiny
+
+        torch_dtype = DTYPES[self.dtype]
+        if self.model_id.startswith("tiny-"):
+            config = tiny.tiny_config(self.model_id.removeprefix("tiny-"), n_layers)
+            self.source = "tiny config (random weights)"
+            return self._from_config(config, torch_dtype), tiny.byte_tokenizer()
+        from mspgt_bench.models import zoo
+
+        if self.model_id in zoo.OFFLINE_MODELS:
+            location = str(zoo.resolve(self.model_id))
+            self.source = f"offline zoo: {location}"
+        elif Path(self.model_id).is_dir():
+            location = self.model_id
+            self.source = f"local folder: {Path(location).resolve()}"
+        else:
+            location = self.model_id
+            self.source = "hub"
+        kwargs = dict(revision=self.revision, trust_remote_code=trust_remote_code)
+        tokenizer = AutoTokenizer.from_pretrained(location, **kwargs)
+        if tokenizer.pad_token is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        if self.random_weights:
+            config = AutoConfig.from_pretrained(location, **kwargs)
+            return self._from_config(config, torch_dtype), tokenizer
+        model = AutoModelForCausalLM.from_pretrained(location, dtype=torch_dtype, **kwargs)
+        return model, tokenizer
+
+    def _from_config(self, config: Any, torch_dtype: torch.dtype) -> nn.Module:
+        from transformers import AutoModelForCausalLM
+
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.seed)
+            return AutoModelForCausalLM.from_config(config, dtype=torch_dtype)
+
+    # -- running -------------------------------------------------------------------------
+    def tokenize(self, texts: list[str], stimulus_index: list[int], max_tokens: int) -> TokenBatch:
+        enc = self.tokenizer(
+            texts,
+            return_tensors="pt",
+            padding=True,
+            truncation=True,
+            max_length=max_tokens,
+        )
+        if self.tokenizer.padding_side != "right":
+            raise ValueError("HFAdapter expects a right-padding tokenizer")
+        return TokenBatch(enc["input_ids"].to(self.device), enc["attention_mask"].to(self.device), stimulus_index)
+
+    @torch.inference_mode()
+    def forward(self, batch: TokenBatch) -> torch.Tensor:
+        out = self.model(input_ids=batch.input_ids, attention_mask=batch.attention_mask, use_cache=False)
+        return out.logits
+
+    @torch.inference_mode()
+    def logits_from_resid(self, resid: torch.Tensor) -> torch.Tensor:
+        logits = self._unembed(self._final_norm(resid))
+        if self._softcap:
+            logits = torch.tanh(logits / self._softcap) * self._softcap
+        return logits
+
+    # -- capture -------------------------------------------------------------------------
+    @contextmanager
+    def capture(self, sites: Iterable[Site]) -> Iterator[dict[Site, torch.Tensor]]:
+        wanted = sorted(set(sites))
+        store: dict[Site, torch.Tensor] = {}
+        handles: list[RemovableHandle] = []
+        needs_eager = any(s.kind == "attn_pattern" for s in wanted)
+        previous_attn = self.model.config._attn_implementation
+        try:
+            if needs_eager and previous_attn != "eager":
+                self.model.set_attn_implementation("eager")
+            for site in wanted:
+                handles.append(self._hook(site, store))
+            yield store
+        finally:
+            for handle in handles:
+                handle.remove()
+            if needs_eager and previous_attn != "eager":
+                self.model.set_attn_implementation(previous_attn)
+
+    def _hook(self, site: Site, store: dict[Site, torch.Tensor]) -> RemovableHandle:
+        if site.kind == "logits":
+            return self.model.register_forward_hook(lambda _m, _a, out: store.__setitem__(site, out.logits))
+        if site.layer is None or not 0 <= site.layer < self.n_layers:
+            raise SiteError(f"site {site} does not resolve: {self.model_id} has layers 0..{self.n_layers - 1}")
+        layer = self.layers[site.layer]
+        if site.kind == "resid_pre":
+            return layer.register_forward_pre_hook(_store_input(site, store), with_kwargs=True)
+        if site.kind == "resid_post":
+            return layer.register_forward_hook(_store_output(site, store, _first))
+        if site.kind == "attn_out":
+            return _submodule(layer, self.map.attn_out).register_forward_hook(_store_output(site, store, _first))
+        if site.kind == "mlp_out":
+            return _submodule(layer, self.map.mlp_out).register_forward_hook(_store_output(site, store, _first))
+        if site.kind == "attn_pattern":
+            return _submodule(layer, self.map.attention).register_forward_hook(
+                _store_output(site, store, _attention_probs)
+            )
+        raise SiteError(f"site kind {site.kind!r} is not supported by the HF adapter")
+
+    def provenance(self) -> dict[str, Any]:
+        import transformers
+
+        return {
+            "model_id": self.model_id,
+            "revision": self.revision or getattr(self.model.config, "_commit_hash", None),
+            "source": self.source,
+            "backend": self.backend,
+            "family": self.family,
+            "architecture": type(self.model).__name__,
+            "n_layers": self.n_layers,
+            "d_model": self.d_model,
+            "n_params": sum(p.numel() for p in self.model.parameters()),
+            "dtype": self.dtype,
+            "device": str(self.device),
+            "random_weights": self.random_weights,
+            "transformers": transformers.__version__,
+        }
+
+    def close(self) -> None:
+        del self.model
+
+
+def _attention_probs(output: Any) -> torch.Tensor:
+    weights = output[1] if isinstance(output, (tuple, list)) and len(output) > 1 else None
+    if weights is None:
+        raise SiteError("attention probabilities were not returned; the attention module must run eagerly")
+    return weights
+
+
+def _store_output(
+    site: Site, store: dict[Site, torch.Tensor], pick: Callable[[Any], torch.Tensor]
+) -> Callable[..., None]:
+    def hook(_module: nn.Module, _args: Any, output: Any) -> None:
+        store[site] = pick(output).detach()
+
+    return hook
+
+
+def _store_input(site: Site, store: dict[Site, torch.Tensor]) -> Callable[..., None]:
+    def hook(_module: nn.Module, args: tuple, kwargs: dict) -> None:
+        hidden = args[0] if args else kwargs["hidden_states"]
+        store[site] = hidden.detach()
+
+    return hook
+
+

@@ -1,0 +1,103 @@
+"""The prediction interface and the rule that turns an interval into a verdict.
+
+A prediction computes one statistic with a bootstrap interval over stimuli and compares the
+interval with the suite's pre-registered threshold:
+
+* direction ``greater``: PASS when the whole interval lies above the threshold, FAIL when it
+  lies at or below it, INCONCLUSIVE when it straddles it;
+* direction ``less``: the mirror image.
+
+ERROR (the computation raised) and SKIP (the prediction does not apply, with the reason) are
+set by the runner or the plugin.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
+
+from mspgt_bench.signals.base import BootstrapConfig, Profile
+from mspgt_bench.suite.schema import PredictionSpec, Strict
+
+Status = Literal["PASS", "FAIL", "INCONCLUSIVE", "ERROR", "SKIP"]
+
+
+def decide(lo: float, hi: float, threshold: float, direction: str) -> Status:
+    """Verdict of an interval ``[lo, hi]`` against ``threshold`` in ``direction``."""
+    if direction == "greater":
+        return "PASS" if lo > threshold else "FAIL" if hi <= threshold else "INCONCLUSIVE"
+    if direction == "less":
+        return "PASS" if hi < threshold else "FAIL" if lo >= threshold else "INCONCLUSIVE"
+    raise ValueError(f"direction must be 'greater' or 'less', got {direction!r}")
+
+
+@dataclass
+class Outcome:
+    """What a prediction found on one model under one condition."""
+
+    status: Status
+    value: float | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    n: int | None = None
+    reason: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+class MissingInputError(LookupError):
+    """A prediction asked for a profile that the suite's signals do not produce."""
+
+
+@dataclass
+class PredictionContext:
+    """What a prediction may read about one model under one condition."""
+
+    model: str
+    family: str
+    condition: str
+    n_layers: int
+    profiles: dict[str, Profile]
+    boot: BootstrapConfig
+
+    def profile(self, key: str) -> Profile:
+        """The profile ``"<signal label>.<metric>"``."""
+        try:
+            return self.profiles[key]
+        except KeyError:
+            known = ", ".join(sorted(self.profiles)) or "(none)"
+            raise MissingInputError(
+                f"needs profile {key!r}, which no signal in the suite produced; add the signal to "
+                f"`signals:` or pick one of: {known}"
+            ) from None
+
+
+class Prediction(ABC):
+    """A falsifiable claim evaluated on one model's profiles.
+
+    ``statistics`` lists the statistic names a suite may ask for in ``statistic:``.
+    """
+
+    name: ClassVar[str]
+    statistics: ClassVar[tuple[str, ...]]
+
+    class Options(Strict):
+        """Options a suite may set; none by default."""
+
+    def __init__(self, spec: PredictionSpec) -> None:
+        if spec.statistic not in self.statistics:
+            raise ValueError(
+                f"prediction {spec.id}: statistic {spec.statistic!r} is not offered by {self.name!r}; "
+                f"choose one of {', '.join(self.statistics)}"
+            )
+        self.spec = spec
+        self.options = self.Options.model_validate(spec.options)
+
+    @abstractmethod
+    def evaluate(self, ctx: PredictionContext) -> Outcome:
+        """Compute the statistic and its interval and decide the verdict."""
+
+    def verdict(self, value: float, lo: float, hi: float, n: int, **details: Any) -> Outcome:
+        """An outcome whose status follows from the interval and the spec's threshold."""
+        status = decide(lo, hi, self.spec.threshold, self.spec.direction)
+        return Outcome(status, float(value), float(lo), float(hi), n, details=details)

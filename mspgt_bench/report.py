@@ -1,0 +1,79 @@
+"""Rich terminal views of a run: progress bars while it runs, the verdict table at the end."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from mspgt_bench.runner import Progress as RunProgress
+
+STATUS_STYLE = {"PASS": "bold green", "FAIL": "bold red", "INCONCLUSIVE": "yellow", "ERROR": "bold magenta", "SKIP": "dim"}
+
+
+class RichProgress(RunProgress):
+    """Draws one progress bar per (model, condition) capture pass."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self._bar: Progress | None = None
+
+    def stage(self, text: str) -> None:
+        self.console.print(f"[dim]•[/dim] {text}")
+
+    def start_batches(self, label: str, total: int) -> Callable[[int], None]:
+        self._bar = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("stimuli"),
+            TimeElapsedColumn(),
+            console=self.console,
+            transient=False,
+        )
+        self._bar.start()
+        task = self._bar.add_task(label, total=total)
+        bar = self._bar
+        return lambda n: bar.advance(task, n)
+
+    def end_batches(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None
+
+
+def _number(value: Any) -> str:
+    return "—" if value is None else f"{value:.4g}"
+
+
+def verdict_table(rows: list[dict[str, Any]], title: str) -> Table:
+    """Model × prediction verdicts of the trained condition, with their control results."""
+    table = Table(title=title, show_lines=False)
+    for column in ("model", "family", "prediction", "statistic", "value [CI]", "threshold", "verdict", "controls"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        if row["condition"] != "trained":
+            continue
+        interval = f"{_number(row['value'])} [{_number(row['ci_low'])}, {_number(row['ci_high'])}]"
+        relation = ">" if row["direction"] == "greater" else "<"
+        verdict = f"[{STATUS_STYLE[row['status']]}]{row['status']}[/]"
+        if row.get("non_discriminative"):
+            verdict += " [yellow](non-discriminative)[/]"
+        if row["status"] in ("ERROR", "SKIP"):
+            verdict += f"\n[dim]{row['reason'][:160]}[/dim]"
+        controls = ", ".join(
+            f"{name}: [{STATUS_STYLE[status]}]{status}[/]" for name, status in row.get("controls", {}).items()
+        )
+        table.add_row(
+            row["model"],
+            str(row["family"]),
+            row["prediction"],
+            row["statistic"],
+            interval,
+            f"{relation} {row['threshold']:g}",
+            verdict,
+            controls or "—",
+        )
+    return table

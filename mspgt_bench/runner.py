@@ -1,0 +1,376 @@
+"""Execute a suite: for each model and condition, one capture pass, then the predictions.
+
+Conditions: ``trained`` (the model as named) and the null controls the suite enables,
+``random_weights`` (same architecture, seeded random weights) and ``shuffled_tokens`` (same
+model, each stimulus' words shuffled). A prediction that also PASSes on a control is flagged
+non-discriminative: its PASS does not need what training put into the model or the text's order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import random
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from mspgt_bench import __version__
+from mspgt_bench.capture import capture_pass
+from mspgt_bench.models.base import ModelAdapter
+from mspgt_bench.plugins import registry
+from mspgt_bench.predictions.base import Outcome, PredictionContext
+from mspgt_bench.results import SCHEMA_VERSION, load_profiles, save_profiles, write_json
+from mspgt_bench.signals.base import BootstrapConfig, Profile
+from mspgt_bench.stimuli.base import Stimulus
+from mspgt_bench.stimuli.perturb import token_shuffle
+from mspgt_bench.suite.loader import LoadedSuite
+from mspgt_bench.suite.schema import ModelSpec
+
+TRAINED = "trained"
+CONTROLS = ("random_weights", "shuffled_tokens")
+
+
+@dataclass
+class RunOptions:
+    """Command-line overrides of a suite."""
+
+    out: Path | None = None
+    models: list[str] = field(default_factory=list)
+    limit: int | None = None
+    seed: int | None = None
+
+
+@dataclass
+class ResolvedModel:
+    """A suite's model spec joined with the zoo entry it names, if any."""
+
+    name: str
+    adapter: str
+    family: str | None
+    size: str | None
+    args: dict[str, Any]
+
+    def slug(self) -> str:
+        return "".join(c if c.isalnum() or c in "-_." else "_" for c in self.name)
+
+
+@dataclass
+class ConditionResult:
+    """Profiles and outcomes of one model under one condition."""
+
+    model: ResolvedModel
+    condition: str
+    profiles: list[Profile]
+    outcomes: dict[str, Outcome]
+    meta: dict[str, Any]
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    results: list[ConditionResult]
+    verdict_rows: list[dict[str, Any]]
+    profile_rows: list[dict[str, Any]]
+    wall_s: float
+
+
+class Progress:
+    """Callbacks the CLI uses to draw progress; the defaults do nothing."""
+
+    def stage(self, text: str) -> None: ...
+
+    def start_batches(self, label: str, total: int) -> Callable[[int], None]:
+        return lambda _n: None
+
+    def end_batches(self) -> None: ...
+
+
+def resolve_model(spec: ModelSpec) -> ResolvedModel:
+    """Fill a model spec from the zoo entry of the same name (suite values win)."""
+    zoo = registry("offline_models")
+    if spec.name in zoo:
+        entry = zoo.get(spec.name)
+        adapter = spec.adapter if "adapter" in spec.model_fields_set else entry.adapter
+        return ResolvedModel(
+            spec.name, adapter, spec.family or entry.family, spec.size or entry.size, {**entry.args, **spec.args}
+        )
+    args = {"model": spec.name, **spec.args} if spec.adapter == "hf" else dict(spec.args)
+    return ResolvedModel(spec.name, spec.adapter, spec.family, spec.size, args)
+
+
+def run_suite(loaded: LoadedSuite, options: RunOptions, progress: Progress | None = None) -> RunResult:
+    """Run every model of the suite (or of ``options.models``) and write the run directory."""
+    started = time.perf_counter()
+    progress = progress or Progress()
+    suite = loaded.suite
+    seed = suite.run.seed if options.seed is None else options.seed
+    run_dir = options.out or Path(suite.output.dir) / suite.suite.name
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "suite.yaml").write_text(_suite_text(loaded))
+    specs = [ModelSpec(name=name) for name in options.models] or suite.models
+    boot = BootstrapConfig(suite.bootstrap.n_boot, 0.95, suite.bootstrap.method, seed)
+    progress.stage(f"stimuli: {suite.stimuli.source} (n={suite.stimuli.n}, seed={suite.stimuli.seed})")
+    stimuli = _load_stimuli(loaded, options.limit)
+    conditions = [TRAINED] + [c for c in CONTROLS if getattr(suite.controls, c)]
+
+    results: list[ConditionResult] = []
+    for spec in specs:
+        model = resolve_model(spec)
+        results += _run_model(loaded, model, conditions, stimuli, seed, boot, run_dir, progress)
+
+    verdict_rows = _verdict_rows(loaded, results, seed)
+    profile_rows = [
+        {"model": r.model.name, "family": r.model.family, "condition": r.condition, **row}
+        for r in results
+        for p in r.profiles
+        for row in p.rows()
+    ]
+    wall = time.perf_counter() - started
+    _write_outputs(loaded, run_dir, results, verdict_rows, profile_rows, seed, wall)
+    return RunResult(run_dir, results, verdict_rows, profile_rows, wall)
+
+
+def _suite_text(loaded: LoadedSuite) -> str:
+    import yaml
+
+    return f"# merged from {', '.join(str(f) for f in loaded.files)}; sha256 {loaded.sha256}\n" + yaml.safe_dump(
+        loaded.data, sort_keys=False
+    )
+
+
+def _load_stimuli(loaded: LoadedSuite, limit: int | None) -> list[Stimulus]:
+    spec = loaded.suite.stimuli
+    source = registry("stimulus_sources").get(spec.source)
+    n = spec.n if limit is None else min(spec.n, limit)
+    return list(source(n=n, seed=spec.seed, **spec.options))
+
+
+def _cache_key(loaded: LoadedSuite, model: ResolvedModel, condition: str, n_stimuli: int, seed: int) -> str:
+    suite = loaded.suite
+    content = {
+        "version": __version__,
+        "model": model.__dict__,
+        "condition": condition,
+        "stimuli": suite.stimuli.model_dump(),
+        "n_stimuli": n_stimuli,
+        "signals": [s.model_dump() for s in suite.signals],
+        "bootstrap": suite.bootstrap.model_dump(),
+        "batch_size": suite.run.batch_size,
+        "seed": seed,
+    }
+    return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()[:20]
+
+
+def _run_model(
+    loaded: LoadedSuite,
+    model: ResolvedModel,
+    conditions: list[str],
+    stimuli: list[Stimulus],
+    seed: int,
+    boot: BootstrapConfig,
+    run_dir: Path,
+    progress: Progress,
+) -> list[ConditionResult]:
+    out = []
+    adapters: dict[bool, ModelAdapter] = {}
+    try:
+        for condition in conditions:
+            stem = run_dir / "cache" / f"{model.slug()}-{condition}-{_cache_key(loaded, model, condition, len(stimuli), seed)}"
+            cached = load_profiles(stem)
+            if cached is not None:
+                progress.stage(f"{model.name} [{condition}]: cached profiles reused")
+                profiles, meta = cached
+                meta = {**meta, "cached": True}
+            else:
+                try:
+                    profiles, meta = _profile(loaded, model, condition, stimuli, seed, boot, adapters, progress)
+                except Exception as exc:  # a failing model or signal yields ERROR rows, not a crashed run
+                    out.append(_errored(model, condition, loaded, exc))
+                    continue
+                save_profiles(stem, profiles, meta)
+            if model.family is None:
+                model.family = meta.get("provenance", {}).get("family")
+            out.append(ConditionResult(model, condition, profiles, _predict(loaded, model, condition, profiles, meta, boot), meta))
+    finally:
+        for adapter in adapters.values():
+            adapter.close()
+    return out
+
+
+def _profile(
+    loaded: LoadedSuite,
+    model: ResolvedModel,
+    condition: str,
+    stimuli: list[Stimulus],
+    seed: int,
+    boot: BootstrapConfig,
+    adapters: dict[bool, ModelAdapter],
+    progress: Progress,
+) -> tuple[list[Profile], dict[str, Any]]:
+    suite = loaded.suite
+    random_weights = condition == "random_weights"
+    timings: dict[str, float] = {}
+    if random_weights not in adapters:
+        progress.stage(f"loading {model.name}{' (random weights)' if random_weights else ''}")
+        started = time.perf_counter()
+        args = {**model.args, **({"random_weights": True, "seed": seed} if random_weights else {})}
+        adapters[random_weights] = registry("model_adapters").get(model.adapter)(**args)
+        timings["load_s"] = time.perf_counter() - started
+    adapter = adapters[random_weights]
+    if condition == "shuffled_tokens":
+        rng = random.Random(seed)
+        stimuli = [token_shuffle(s, rng) for s in stimuli]
+    signals = [
+        registry("signals").get(spec.name)(adapter.n_layers, label=spec.label, **spec.options) for spec in suite.signals
+    ]
+    started = time.perf_counter()
+    advance = progress.start_batches(f"{model.name} [{condition}]", len(stimuli))
+    try:
+        calls = capture_pass(
+            adapter, stimuli, signals, batch_size=suite.run.batch_size, max_tokens=suite.stimuli.max_tokens, on_batch=advance
+        )
+    finally:
+        progress.end_batches()
+    timings["capture_s"] = time.perf_counter() - started
+    started = time.perf_counter()
+    profiles = [p for signal in signals for p in signal.profiles(boot)]
+    timings["reduce_s"] = time.perf_counter() - started
+    meta = {
+        "provenance": adapter.provenance(),
+        "n_stimuli": len(stimuli),
+        "forward_calls": calls,
+        "timings": timings,
+        "cached": False,
+    }
+    return profiles, meta
+
+
+def _errored(model: ResolvedModel, condition: str, loaded: LoadedSuite, exc: Exception) -> ConditionResult:
+    reason = f"{type(exc).__name__}: {exc}"
+    outcomes = {p.id: Outcome("ERROR", reason=reason) for p in loaded.suite.predictions}
+    meta = {"error": reason, "traceback": traceback.format_exc()}
+    return ConditionResult(model, condition, [], outcomes, meta)
+
+
+def _predict(
+    loaded: LoadedSuite,
+    model: ResolvedModel,
+    condition: str,
+    profiles: list[Profile],
+    meta: dict[str, Any],
+    boot: BootstrapConfig,
+) -> dict[str, Outcome]:
+    by_key = {f"{p.signal}.{p.metric}": p for p in profiles}
+    n_layers = meta.get("provenance", {}).get("n_layers", 0)
+    ctx = PredictionContext(model.name, model.family or "unknown", condition, n_layers, by_key, boot)
+    outcomes = {}
+    for spec in loaded.suite.predictions:
+        try:
+            prediction = registry("predictions").get(spec.name)(spec)
+            outcomes[spec.id] = prediction.evaluate(ctx)
+        except Exception as exc:  # a raising plugin is an ERROR cell, never a crashed run
+            outcomes[spec.id] = Outcome("ERROR", reason=f"{type(exc).__name__}: {exc}")
+    return outcomes
+
+
+def _verdict_rows(loaded: LoadedSuite, results: list[ConditionResult], seed: int) -> list[dict[str, Any]]:
+    suite = loaded.suite
+    controls_of: dict[str, dict[str, dict[str, Outcome]]] = {}
+    for r in results:
+        if r.condition != TRAINED:
+            controls_of.setdefault(r.model.name, {})[r.condition] = r.outcomes
+    rows = []
+    for r in results:
+        provenance = r.meta.get("provenance", {})
+        for spec in suite.predictions:
+            outcome = r.outcomes[spec.id]
+            row = {
+                "model": r.model.name,
+                "family": r.model.family,
+                "size": r.model.size,
+                "backend": provenance.get("backend", r.model.adapter),
+                "dtype": provenance.get("dtype"),
+                "condition": r.condition,
+                "suite": suite.suite.name,
+                "suite_version": suite.suite.version,
+                "suite_sha256": loaded.sha256,
+                "prediction": spec.id,
+                "prediction_plugin": spec.name,
+                "statistic": spec.statistic,
+                "value": outcome.value,
+                "ci_low": outcome.ci_low,
+                "ci_high": outcome.ci_high,
+                "confidence": spec.confidence,
+                "threshold": spec.threshold,
+                "direction": spec.direction,
+                "n": outcome.n,
+                "status": outcome.status,
+                "reason": outcome.reason,
+                "seed": seed,
+            }
+            if r.condition == TRAINED:
+                controls = {c: o[spec.id].status for c, o in controls_of.get(r.model.name, {}).items()}
+                row["controls"] = controls
+                row["non_discriminative"] = outcome.status == "PASS" and "PASS" in controls.values()
+            rows.append(row)
+    return rows
+
+
+def _versions() -> dict[str, str]:
+    import torch
+    import transformers
+
+    return {
+        "mspgt_bench": __version__,
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "numpy": np.__version__,
+        "python": platform.python_version(),
+    }
+
+
+def _write_outputs(
+    loaded: LoadedSuite,
+    run_dir: Path,
+    results: list[ConditionResult],
+    verdict_rows: list[dict[str, Any]],
+    profile_rows: list[dict[str, Any]],
+    seed: int,
+    wall: float,
+) -> None:
+    import pandas as pd
+
+    from mspgt_bench.figures import write_profile_figures
+    from mspgt_bench.results import atomic_write_text
+
+    suite = loaded.suite
+    provenance = {
+        "suite_file": str(loaded.path),
+        "suite_sha256": loaded.sha256,
+        "seed": seed,
+        "versions": _versions(),
+        "machine": {"platform": platform.platform(), "processor": platform.machine()},
+        "wall_s": wall,
+        "models": {f"{r.model.name}/{r.condition}": r.meta for r in results},
+    }
+    document = {
+        "schema_version": SCHEMA_VERSION,
+        "suite": suite.suite.model_dump(),
+        "provenance": provenance,
+        "verdicts": verdict_rows,
+        "profiles": profile_rows,
+    }
+    if "json" in suite.output.formats:
+        write_json(run_dir / "results.json", document)
+    if "csv" in suite.output.formats:
+        flat = [{**row, "controls": json.dumps(row.get("controls", {}))} for row in verdict_rows]
+        atomic_write_text(run_dir / "verdicts.csv", pd.DataFrame(flat).to_csv(index=False))
+        atomic_write_text(run_dir / "profiles.csv", pd.DataFrame(profile_rows).to_csv(index=False))
+    if suite.output.figures:
+        write_profile_figures(run_dir / "figures", results)

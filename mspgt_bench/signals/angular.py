@@ -1,0 +1,59 @@
+"""Angular distance between residual states n layers apart, and Block Influence.
+
+With the residual stream written as states ``x_0`` (embedding output, ``resid_pre[0]``) and
+``x_{l+1}`` (``resid_post[l]``), point l compares the input of layer l with the input of layer l+n:
+
+* ``angular_last``: ``arccos(cos(x_l, x_{l+n})) / π`` at each stimulus' last token
+  (Gromov et al. 2024, "The unreasonable ineffectiveness of the deeper layers");
+* ``angular_all``: the same averaged over all real tokens;
+* ``block_influence`` (n = 1 only): ``1 − cos(x_l, x_{l+1})`` averaged over tokens
+  (Men et al. 2024, "ShortGPT").
+
+Points run over l = 0 .. L−n; the depth of point l is the middle of the block, (l + n/2) / L.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from pydantic import Field
+
+from mspgt_bench.metrics.angular import angular_distance, block_influence
+from mspgt_bench.models.sites import Site
+from mspgt_bench.signals.base import CapturedBatch, PerStimulusSignal, masked_token_mean, stream_sites
+from mspgt_bench.suite.schema import Strict
+
+
+class AngularDistance(PerStimulusSignal):
+    name = "angular_distance"
+    convention = "x_l = input of layer l (x_0 = embeddings, x_L = last layer output); point l compares x_l, x_{l+n}"
+
+    class Options(Strict):
+        n: int = Field(1, ge=1, description="Block size: compare states n layers apart.")
+
+    def sites(self) -> list[Site]:
+        return stream_sites(self.n_layers)
+
+    def points(self) -> np.ndarray:
+        return np.arange(self.n_layers - self.options.n + 1)
+
+    def depth(self) -> np.ndarray:
+        return (self.points() + self.options.n / 2) / self.n_layers
+
+    def values(self, captured: CapturedBatch) -> dict[str, torch.Tensor]:
+        n = self.options.n
+        stream = [s.float() for s in captured.stream()]
+        pairs = [(stream[l], stream[l + n]) for l in range(len(stream) - n)]
+        out = {
+            "angular_last": torch.stack(
+                [angular_distance(captured.last_token(a), captured.last_token(b)) for a, b in pairs], dim=1
+            ),
+            "angular_all": torch.stack(
+                [masked_token_mean(angular_distance(a, b), captured.mask) for a, b in pairs], dim=1
+            ),
+        }
+        if n == 1:
+            out["block_influence"] = torch.stack(
+                [masked_token_mean(block_influence(a, b), captured.mask) for a, b in pairs], dim=1
+            )
+        return out

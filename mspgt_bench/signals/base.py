@@ -1,0 +1,188 @@
+"""The signal interface: per-layer profiles reduced on the fly from one shared capture pass.
+
+A signal declares the sites it needs; the runner captures the union of all signals' sites once
+per stimulus batch and hands every signal the same ``CapturedBatch``. Each signal keeps only
+what it needs (per-stimulus scalars, running sums, or per-stimulus states where the estimator
+requires them) and turns it into ``Profile`` rows with bootstrap intervals over stimuli.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+
+from mspgt_bench.models.base import ModelAdapter, TokenBatch
+from mspgt_bench.models.sites import Site, all_layers
+from mspgt_bench.stats.bootstrap import bootstrap_ci
+from mspgt_bench.suite.schema import Strict
+
+
+@dataclass
+class CapturedBatch:
+    """Everything one forward pass of one stimulus batch produced."""
+
+    batch: TokenBatch
+    acts: dict[Site, torch.Tensor]
+    logits: torch.Tensor
+    adapter: ModelAdapter
+
+    @property
+    def mask(self) -> torch.Tensor:
+        """``[batch, tokens]`` boolean mask of real (non-padding) tokens."""
+        return self.batch.attention_mask.bool()
+
+    def stream(self) -> list[torch.Tensor]:
+        """The residual stream as ``L+1`` states: embedding output, then each layer's output."""
+        n = self.adapter.n_layers
+        return [self.acts[Site("resid_pre", 0)]] + [self.acts[Site("resid_post", layer)] for layer in range(n)]
+
+    def last_token(self, states: torch.Tensor) -> torch.Tensor:
+        """``[batch, d]`` the state at each stimulus' last real token (right padding)."""
+        rows = torch.arange(states.shape[0], device=states.device)
+        return states[rows, self.batch.lengths - 1]
+
+
+def stream_sites(n_layers: int) -> list[Site]:
+    """The sites behind ``CapturedBatch.stream``."""
+    return [Site("resid_pre", 0)] + all_layers("resid_post", n_layers)
+
+
+def masked_token_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean over real tokens: ``values [batch, tokens, ...]`` and ``mask [batch, tokens]`` -> ``[batch, ...]``."""
+    weights = mask.to(values.dtype)
+    while weights.dim() < values.dim():
+        weights = weights.unsqueeze(-1)
+    return (values * weights).sum(dim=1) / weights.sum(dim=1).clamp_min(1)
+
+
+@dataclass(frozen=True)
+class BootstrapConfig:
+    n_boot: int = 1000
+    level: float = 0.95
+    method: str = "percentile"
+    seed: int = 0
+
+    def rng(self, *salt: str) -> np.random.Generator:
+        """A generator seeded by the run seed and a salt, so each profile's interval is reproducible."""
+        entropy = [self.seed] + [int.from_bytes(s.encode()[:8].ljust(8, b"\0"), "little") for s in salt]
+        return np.random.default_rng(entropy)
+
+
+@dataclass
+class Profile:
+    """One metric of one signal across depth, with a bootstrap interval over stimuli."""
+
+    signal: str
+    metric: str
+    layers: np.ndarray
+    value: np.ndarray
+    lo: np.ndarray
+    hi: np.ndarray
+    n: int
+    depth: np.ndarray
+    """Position of each point as a fraction of depth, in [0, 1]."""
+    convention: str
+    per_stimulus: np.ndarray | None = field(default=None, repr=False)
+    """``[n_stimuli, n_points]`` values before averaging, when the metric is per stimulus."""
+
+    def rows(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "signal": self.signal,
+                "metric": self.metric,
+                "layer": int(layer),
+                "depth": float(depth),
+                "value": float(v),
+                "ci_low": float(lo),
+                "ci_high": float(hi),
+                "n": self.n,
+                "convention": self.convention,
+            }
+            for layer, depth, v, lo, hi in zip(self.layers, self.depth, self.value, self.lo, self.hi)
+        ]
+
+
+class Signal(ABC):
+    """A per-layer signal plugin. Subclasses document their formula and source in the docstring."""
+
+    name: ClassVar[str]
+    convention: ClassVar[str]
+    """Which states the points are computed on, e.g. 'resid_post[l], l = 0..L-1'."""
+
+    class Options(Strict):
+        """Options a suite may set; none by default."""
+
+    def __init__(self, n_layers: int, label: str | None = None, **options: Any) -> None:
+        self.n_layers = n_layers
+        self.label = label or self.name
+        self.options = self.Options.model_validate(options)
+
+    @abstractmethod
+    def sites(self) -> list[Site]:
+        """The sites this signal reads."""
+
+    @abstractmethod
+    def update(self, captured: CapturedBatch) -> None:
+        """Reduce one batch into the signal's running state."""
+
+    @abstractmethod
+    def profiles(self, boot: BootstrapConfig) -> list[Profile]:
+        """The finished profiles, one per metric."""
+
+
+class PerStimulusSignal(Signal):
+    """A signal whose metrics are one value per (stimulus, point); the profile is their mean.
+
+    Subclasses implement ``values`` and set ``points`` (the layer index of each point) when it is
+    not simply ``0..L-1``.
+    """
+
+    def __init__(self, n_layers: int, label: str | None = None, **options: Any) -> None:
+        super().__init__(n_layers, label, **options)
+        self._values: dict[str, dict[int, np.ndarray]] = {}
+
+    @abstractmethod
+    def values(self, captured: CapturedBatch) -> dict[str, torch.Tensor]:
+        """``{metric: [batch, n_points]}`` for one batch."""
+
+    def points(self) -> np.ndarray:
+        """Layer index of each point of the profile."""
+        return np.arange(self.n_layers)
+
+    def depth(self) -> np.ndarray:
+        """Each point as a fraction of depth: layer l's output sits at (l + 1) / L."""
+        return (self.points() + 1) / self.n_layers
+
+    def update(self, captured: CapturedBatch) -> None:
+        for metric, value in self.values(captured).items():
+            rows = value.detach().double().cpu().numpy()
+            store = self._values.setdefault(metric, {})
+            for index, row in zip(captured.batch.stimulus_index, rows):
+                store[index] = row
+
+    def profiles(self, boot: BootstrapConfig) -> list[Profile]:
+        out = []
+        for metric, by_stimulus in self._values.items():
+            matrix = np.stack([by_stimulus[i] for i in sorted(by_stimulus)])
+            estimate, lo, hi = bootstrap_ci(
+                matrix, n_boot=boot.n_boot, level=boot.level, method=boot.method, rng=boot.rng(self.label, metric)
+            )
+            out.append(
+                Profile(
+                    signal=self.label,
+                    metric=metric,
+                    layers=self.points(),
+                    value=np.asarray(estimate),
+                    lo=np.asarray(lo),
+                    hi=np.asarray(hi),
+                    n=matrix.shape[0],
+                    depth=self.depth(),
+                    convention=self.convention,
+                    per_stimulus=matrix,
+                )
+            )
+        return out

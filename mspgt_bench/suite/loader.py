@@ -1,0 +1,202 @@
+"""Read, merge, validate and hash suite files.
+
+* ``yaml.safe_load`` only: a suite is data, never code.
+* ``include: [base.yaml, ...]`` merges base files first (paths relative to the including file);
+  mappings merge key by key, everything else is replaced by the including file.
+* Every problem is reported with the file that set the key, the key path, what is wrong and
+  what would be right. Validation writes nothing.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from mspgt_bench.suite.schema import Strict, Suite
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a suite."""
+
+    file: str
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.path or '(top level)'}: {self.message}"
+
+
+class SuiteError(ValueError):
+    """A suite that cannot be run; ``problems`` lists each reason."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        count = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"
+        super().__init__(f"invalid suite ({count}):\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+@dataclass(frozen=True)
+class LoadedSuite:
+    """A validated suite with the merged data it came from and its content hash."""
+
+    suite: Suite
+    data: dict[str, Any]
+    path: Path
+    files: tuple[Path, ...]
+    sha256: str
+
+
+def load_suite(path: str | Path, *, check_plugins: bool = True) -> LoadedSuite:
+    """Load and validate a suite; raise ``SuiteError`` listing every problem found."""
+    path = Path(path)
+    origins: dict[str, str] = {}
+    files: list[Path] = []
+    data = _read_with_includes(path, origins, files, chain=())
+    try:
+        suite = Suite.model_validate(data)
+    except ValidationError as exc:
+        raise SuiteError([_problem_from_pydantic(err, origins, str(path)) for err in exc.errors()]) from None
+    if check_plugins:
+        problems = _plugin_problems(suite, origins, str(path))
+        if problems:
+            raise SuiteError(problems)
+    digest = hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
+    return LoadedSuite(suite, data, path, tuple(files), digest)
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise SuiteError([Problem(str(path), "", "file not found; check the path")])
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        raise SuiteError([Problem(str(path), "", f"{where}not valid YAML ({getattr(exc, 'problem', exc)})")]) from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise SuiteError([Problem(str(path), "", f"a suite must be a mapping of sections, got {type(data).__name__}")])
+    return data
+
+
+def _read_with_includes(
+    path: Path, origins: dict[str, str], files: list[Path], chain: tuple[Path, ...]
+) -> dict[str, Any]:
+    resolved = path.resolve()
+    if resolved in chain:
+        cycle = " -> ".join(str(p) for p in (*chain, resolved))
+        raise SuiteError([Problem(str(path), "include", f"include cycle: {cycle}")])
+    files.append(path)
+    data = _read_yaml(path)
+    includes = data.pop("include", [])
+    if isinstance(includes, str):
+        includes = [includes]
+    if not isinstance(includes, list) or not all(isinstance(i, str) for i in includes):
+        raise SuiteError([Problem(str(path), "include", "must be a file name or a list of file names")])
+    merged: dict[str, Any] = {}
+    for name in includes:
+        base = _read_with_includes(path.parent / name, origins, files, (*chain, resolved))
+        merged = _merge(merged, base)
+    for key in data:
+        origins[key] = str(path)
+    return _merge(merged, data)
+
+
+def _merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in top.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _format_loc(loc: tuple[Any, ...]) -> str:
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The schema section that a location points into (to list its valid keys)."""
+    model: Any = Suite
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(part) if isinstance(model, type) and issubclass(model, BaseModel) else None
+        if field is None:
+            return None
+        annotation = field.annotation
+        inner = getattr(annotation, "__args__", None)
+        model = next((a for a in inner or () if isinstance(a, type) and issubclass(a, BaseModel)), annotation)
+    return model if isinstance(model, type) and issubclass(model, BaseModel) else None
+
+
+def _problem_from_pydantic(err: dict[str, Any], origins: dict[str, str], default_file: str) -> Problem:
+    loc = tuple(err["loc"])
+    file = origins.get(str(loc[0]), default_file) if loc else default_file
+    path = _format_loc(loc)
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        section = _model_at(loc[:-1])
+        return Problem(file, path, _unknown_key(loc[-1], list(section.model_fields) if section else [], "key"))
+    if kind == "missing":
+        return Problem(file, path, "required key is missing; add it")
+    given = err.get("input")
+    return Problem(file, path, f"{err['msg']} (got {given!r})")
+
+
+def _plugin_problems(suite: Suite, origins: dict[str, str], default_file: str) -> list[Problem]:
+    """Check every named plugin exists and that its options match its declared ``Options``."""
+    from mspgt_bench.plugins import registry
+    from mspgt_bench.registry import UnknownComponentError
+
+    checks: list[tuple[str, str, str, dict[str, Any] | None]] = []
+    checks += [(f"models[{i}].adapter", "model_adapters", m.adapter, None) for i, m in enumerate(suite.models)]
+    checks.append(("stimuli.source", "stimulus_sources", suite.stimuli.source, None))
+    for section, kind in (("signals", "signals"), ("detectors", "detectors"), ("interventions", "interventions")):
+        for i, spec in enumerate(getattr(suite, section)):
+            checks.append((f"{section}[{i}].name", kind, spec.name, spec.options))
+    checks += [(f"predictions[{i}].name", "predictions", p.name, p.options) for i, p in enumerate(suite.predictions)]
+
+    problems: list[Problem] = []
+    for path, kind, name, options in checks:
+        file = origins.get(path.split("[")[0].split(".")[0], default_file)
+        try:
+            component = registry(kind).get(name)
+        except UnknownComponentError as exc:
+            problems.append(Problem(file, path, str(exc)))
+            continue
+        schema = getattr(component, "Options", None)
+        if options is not None and isinstance(schema, type) and issubclass(schema, Strict):
+            prefix = path.rsplit(".", 1)[0] + ".options"
+            try:
+                schema.model_validate(options)
+            except ValidationError as exc:
+                problems += [_problem_from_options(err, schema, file, prefix) for err in exc.errors()]
+    return problems
+
+
+def _problem_from_options(err: dict[str, Any], schema: type[BaseModel], file: str, prefix: str) -> Problem:
+    loc = tuple(err["loc"])
+    path = prefix + ("." + _format_loc(loc) if loc else "")
+    if err["type"] == "extra_forbidden":
+        return Problem(file, path, _unknown_key(loc[-1], list(schema.model_fields), "option"))
+    return Problem(file, path, f"{err['msg']} (got {err.get('input')!r})")
+
+
+def _unknown_key(key: Any, valid: list[str], what: str) -> str:
+    close = difflib.get_close_matches(str(key), valid, n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    return f"unknown {what}.{hint} Valid {what}s here: {', '.join(valid) or '(none)'}."

@@ -1,0 +1,113 @@
+"""The suite file schema: what a YAML suite may say, validated with pydantic.
+
+Every section forbids unknown keys, so a misspelt key is an error, never silently ignored.
+Plugin names (signals, predictions, adapters, ...) are checked against the loaded registries
+by ``mspgt_bench.suite.loader`` after this structural validation.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+
+class Strict(BaseModel):
+    """Base for every schema section: unknown keys are rejected."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class SuiteInfo(Strict):
+    name: str = Field(description="Short identifier; used for the run directory.")
+    version: str = Field("1", description="Bump when thresholds or definitions change.")
+    description: str = ""
+
+
+class ModelSpec(Strict):
+    name: str = Field(description="A zoo name (see `mspgt-bench list models`), a local folder or a hub id.")
+    adapter: str = Field("hf", description="Model adapter plugin that loads it.")
+    family: str | None = Field(None, description="Family label for cross-model predictions; defaults to the zoo's.")
+    size: str | None = Field(None, description="Size label, e.g. '135M'.")
+    args: dict[str, Any] = Field(default_factory=dict, description="Keyword arguments for the adapter.")
+
+
+class StimuliSpec(Strict):
+    source: str = Field("stdlib_prose", description="Stimulus source plugin.")
+    n: int = Field(32, ge=2, description="Number of stimuli.")
+    seed: int = Field(0, description="Seed of the stimulus selection.")
+    max_tokens: int = Field(128, ge=4, description="Each stimulus is truncated to this many tokens.")
+    options: dict[str, Any] = Field(default_factory=dict, description="Source-specific options.")
+
+
+class ComponentSpec(Strict):
+    name: str = Field(description="Registered plugin name.")
+    id: str | None = Field(None, description="Label in results; defaults to the name.")
+    options: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        return self.id or self.name
+
+
+class PredictionSpec(Strict):
+    id: str = Field(description="Prediction id in results, e.g. 'P7'.")
+    name: str = Field(description="Prediction plugin.")
+    statistic: str = Field(description="What the plugin computes, e.g. 'mean_difference'.")
+    threshold: float
+    direction: Literal["greater", "less"] = Field(description="PASS needs the interval above / below the threshold.")
+    confidence: float = Field(0.95, gt=0.5, lt=1.0, description="Level of the bootstrap interval.")
+    options: dict[str, Any] = Field(default_factory=dict)
+    description: str = ""
+
+
+class BootstrapSpec(Strict):
+    n_boot: int = Field(1000, ge=50)
+    method: Literal["percentile", "bca"] = "percentile"
+
+
+class ControlsSpec(Strict):
+    random_weights: bool = Field(False, description="Also run each model's architecture with random weights.")
+    shuffled_tokens: bool = Field(False, description="Also run each model on word-shuffled stimuli.")
+
+
+class RunSpec(Strict):
+    seed: int = 0
+    batch_size: int = Field(8, ge=1)
+
+
+class OutputSpec(Strict):
+    dir: str = Field("runs", description="Parent folder of run directories.")
+    formats: list[Literal["json", "csv"]] = Field(default_factory=lambda: ["json", "csv"])
+    figures: bool = True
+
+
+class Suite(Strict):
+    suite: SuiteInfo
+    models: list[ModelSpec] = Field(min_length=1)
+    stimuli: StimuliSpec = Field(default_factory=StimuliSpec)
+    signals: list[ComponentSpec] = Field(default_factory=list)
+    detectors: list[ComponentSpec] = Field(default_factory=list)
+    interventions: list[ComponentSpec] = Field(default_factory=list)
+    predictions: list[PredictionSpec] = Field(default_factory=list)
+    controls: ControlsSpec = Field(default_factory=ControlsSpec)
+    bootstrap: BootstrapSpec = Field(default_factory=BootstrapSpec)
+    run: RunSpec = Field(default_factory=RunSpec)
+    output: OutputSpec = Field(default_factory=OutputSpec)
+
+    @field_validator("signals", "detectors", "interventions")
+    @classmethod
+    def _unique_labels(cls, items: list[ComponentSpec]) -> list[ComponentSpec]:
+        _require_unique([i.label for i in items], "label (set `id:` to tell two apart)")
+        return items
+
+    @model_validator(mode="after")
+    def _unique_prediction_ids(self) -> "Suite":
+        _require_unique([p.id for p in self.predictions], "prediction id")
+        return self
+
+
+def _require_unique(labels: list[str], what: str) -> None:
+    seen = {x for x in labels if labels.count(x) > 1}
+    if seen:
+        raise ValueError(f"duplicate {what}: {', '.join(sorted(seen))}")
