@@ -20,7 +20,8 @@ the profile; z-score profiles first (``fusion.zscore``) to make a penalty portab
 ``detect_bic``: fit k = 0..k_max boundaries exactly with ``Dynp`` and pick the k minimising an
 information criterion. With n layers, d columns and RSS_k the least-squares cost with k
 boundaries, the maximised Gaussian log-likelihood is
-``log L_k = -(n·d/2)·(log(2π·RSS_k/(n·d)) + 1)``, so ``-2 log L_k = n·d·log(RSS_k/(n·d)) + const``.
+``log L_k = -(n·d/2)·(log(2π·RSS_k/(n·d)) + 1)``, so
+``-2 log L_k = n·d·log(RSS_k/(n·d)) + const``.
 
 - ``"bic"`` (Schwarz): ``BIC_k = n·d·log(RSS_k/(n·d)) + p_k·log n`` with
   ``p_k = k + d·(k+1) + 1`` free parameters (k boundary positions, one mean per segment and
@@ -68,7 +69,9 @@ def as_profile_matrix(profile: ArrayLike) -> np.ndarray:
     if x.ndim == 1:
         x = x[:, None]
     if x.ndim != 2 or x.shape[0] < 2 or x.shape[1] < 1:
-        raise ValueError(f"profile must be [L] or [L, k] with L >= 2, got shape {np.shape(profile)}")
+        raise ValueError(
+            f"profile must be [L] or [L, k] with L >= 2, got shape {np.shape(profile)}"
+        )
     if not np.all(np.isfinite(x)):
         raise ValueError("profile contains NaN or inf")
     return x
@@ -138,7 +141,7 @@ def information_criterion(
         return fit_term + (k + d * (k + 1) + 1) * math.log(n)
     if criterion == "mbic":
         if d != 1:
-            raise ValueError("mbic is defined for a univariate profile; use 'bic' for [L, k] profiles")
+            raise ValueError("mbic is defined for a univariate profile; use 'bic' for [L, k]")
         lengths = np.diff((0, *fit.boundaries, n))
         return fit_term + 3 * k * math.log(n) + float(np.log(lengths / n).sum())
     raise ValueError(f"unknown criterion {criterion!r}; expected 'bic' or 'mbic'")
@@ -156,16 +159,14 @@ def detect_bic(
     The returned table has every k with its RSS (``cost``) and criterion value (``score``);
     ties go to the smaller k. Raises ValueError for ``"mbic"`` on an ``[L, k>1]`` profile.
     """
-    if criterion not in ("bic", "mbic"):
-        raise ValueError(f"unknown criterion {criterion!r}; expected 'bic' or 'mbic'")
     x = as_profile_matrix(profile)
     n, d = x.shape
-    if criterion == "mbic" and d != 1:
-        raise ValueError("mbic is defined for a univariate profile; use 'bic' for [L, k] profiles")
     path = fit_path(x, k_max, min_size=min_size)
     floor = max(1e-12 * path[0].cost, np.finfo(float).tiny)
     table = tuple(
-        CandidateFit(f.n_boundaries, f.boundaries, f.cost, information_criterion(f, n, d, floor, criterion))
+        CandidateFit(
+            f.n_boundaries, f.boundaries, f.cost, information_criterion(f, n, d, floor, criterion)
+        )
         for f in path
     )
     best = min(table, key=lambda f: (f.score, f.n_boundaries))

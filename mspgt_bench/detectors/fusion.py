@@ -46,7 +46,8 @@ def _validated_profiles(profiles: Mapping[str, ArrayLike]) -> dict[str, np.ndarr
             raise ValueError(f"profile {name!r} must be 1-D [L], got shape {arr.shape}")
         lengths.add(arr.shape[0])
     if len(lengths) != 1:
-        raise ValueError(f"profiles differ in length: { {n: a.shape[0] for n, a in arrays.items()} }")
+        lengths_by_name = {name: arr.shape[0] for name, arr in arrays.items()}
+        raise ValueError(f"profiles differ in length: {lengths_by_name}")
     return arrays
 
 

@@ -55,7 +55,7 @@ def as_similarity_matrix(similarity: ArrayLike) -> np.ndarray:
 
 
 def block_costs(similarity: ArrayLike) -> np.ndarray:
-    """``C[a, b]``: kernel scatter of the block ``[a, b)`` for ``0 <= a < b <= L``, NaN elsewhere."""
+    """``C[a, b]``: kernel scatter of the block ``[a, b)`` (``0 <= a < b <= L``); NaN elsewhere."""
     s = as_similarity_matrix(similarity)
     n = s.shape[0]
     prefix = np.zeros((n + 1, n + 1))
@@ -144,9 +144,9 @@ def segment_similarity(
             raise ValueError("pen is only used with criterion 'penalty'")
     else:
         raise ValueError(f"unknown criterion {criterion!r}; expected 'bic' or 'penalty'")
-    s = as_similarity_matrix(similarity)
-    n = s.shape[0]
-    path = block_path(s, max_blocks, min_size=min_size)
+    matrix = as_similarity_matrix(similarity)
+    n = matrix.shape[0]
+    path = block_path(matrix, max_blocks, min_size=min_size)
     if criterion == "penalty":
         scores = [f.cost + pen * f.n_boundaries for f in path]
     else:
@@ -155,6 +155,8 @@ def segment_similarity(
             n * math.log(max(f.cost, floor) / n) + (2 * f.n_boundaries + 1) * math.log(n)
             for f in path
         ]
-    table = tuple(CandidateFit(f.n_boundaries, f.boundaries, f.cost, s) for f, s in zip(path, scores))
+    table = tuple(
+        CandidateFit(f.n_boundaries, f.boundaries, f.cost, score) for f, score in zip(path, scores)
+    )
     chosen = min(table, key=lambda f: (f.score, f.n_boundaries))
     return Segmentation(chosen.boundaries, n, f"blocks-{criterion}", chosen.cost, table)

@@ -4,13 +4,14 @@ Source: Zhang & Dong, arXiv 2505.18244 v1: with m the mutual information between
 layers and Δ its first difference, a boundary lies where Δ falls more than 2σ below its mean.
 We state the rule precisely:
 
-    Δ[j] = m[j+1] − m[j],  j = 0..len(m) − 2;   flag j  iff  Δ[j] < mean(Δ) − factor · std(Δ),
+    Δ[j] = m[j+1] − m[j]  for j = 0..len(m) − 2;
+    flag j  iff  Δ[j] < mean(Δ) − factor · std(Δ),
 
 with the sample standard deviation (ddof = 1) and ``factor = 2.0`` by default. A constant Δ
 flags nothing; so that rounding in a linear series cannot create boundaries, "constant" means
-std(Δ) at most 1e-9 of max |Δ|. Every flagged j is reported, so a drop spread over two adjacent pairs
-can give two adjacent boundaries; the flagged drop itself inflates std(Δ), so several drops in
-a short series can mask each other.
+std(Δ) at most 1e-9 of max |Δ|. Every flagged j is reported, so a drop spread over two
+adjacent pairs can give two adjacent boundaries; the flagged drop itself inflates std(Δ), so
+several drops in a short series can mask each other.
 
 Mapping to the layer-boundary convention (a boundary is the first layer of a new segment).
 Each MI value belongs to a pair of adjacent layers, and a flagged Δ[j] says that the pair
@@ -34,9 +35,12 @@ from numpy.typing import ArrayLike
 from mspgt_bench.detectors.base import Segmentation
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class V1RuleResult:
-    """The rule's boundaries with the first differences and the threshold they were held to."""
+    """The rule's boundaries with the first differences and the threshold they were held to.
+
+    Compared by identity (``eq=False``) because it holds an array.
+    """
 
     segmentation: Segmentation
     differences: np.ndarray

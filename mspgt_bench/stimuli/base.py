@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 Span = tuple[int, int]
 
@@ -49,7 +50,7 @@ class Stimulus:
     source: str
     passage_id: str
     sentences: tuple[Span, ...]
-    meta: dict = field(default_factory=dict, hash=False)
+    meta: dict[str, Any] = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
         """Reject sentence spans that are empty, overlapping, unordered or out of range."""
@@ -69,7 +70,7 @@ class Stimulus:
         sentences: Sequence[str],
         source: str,
         passage_id: str,
-        meta: dict | None = None,
+        meta: dict[str, Any] | None = None,
     ) -> Stimulus:
         """Join ``sentences`` with single spaces and record where each one lies."""
         spans: list[Span] = []

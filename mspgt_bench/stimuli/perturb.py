@@ -93,7 +93,8 @@ def swap_adjacent_words(
 
     Pairs never cross a sentence boundary. ``fraction`` instead swaps that share of the
     stimulus's swappable pairs; it may be at most 1/3, the most a random choice of
-    non-overlapping pairs is sure to reach.
+    non-overlapping pairs is sure to reach. ``meta["perturbation"]["pairs"]`` lists each
+    swap as ``[sentence index, index of the first word in the sentence]``.
 
     Raises:
         ValueError: If the stimulus has too few swappable pairs.
@@ -142,6 +143,7 @@ def replace_words(
     ``pool`` defaults to the stimulus's own words (so the word frequencies stay those of the
     text); pass the words of the whole stimulus set to draw from it instead. Each
     replacement is drawn by frequency and differs from the word it replaces, ignoring case.
+    ``meta["perturbation"]["replaced"]`` lists ``[sentence index, word index, old, new]``.
 
     Raises:
         ValueError: If the stimulus has fewer than ``n`` words or the pool offers no

@@ -7,9 +7,9 @@ the standard library, needs no download, and is the same on every machine runnin
 Python version (it changes between versions, so stimuli record the version in ``meta``).
 
 The documents mix prose with code, grammar, tables and lists. Cleaning keeps only prose
-paragraphs (one indentation, starting with a capital, few code symbols), strips reST
-markup, splits the rest into sentences and keeps "runs" of consecutive acceptable
-sentences; anything dropped in between ends a run, so a stimulus never skips over a code
+paragraphs (one indentation, starting with a capital, no doctest, table, list or
+heading lines), strips reST markup (``*emphasis*``, ``::``, footnote marks), splits the rest
+into sentences and keeps "runs" of consecutive complete sentences with few code symbols; anything dropped in between ends a run, so a stimulus never skips over a code
 example it refers to. Stimuli are windows of consecutive sentences inside one run.
 """
 
@@ -100,8 +100,7 @@ def _prose(paragraph: list[str]) -> str | None:
 def _acceptable(sentence: str) -> bool:
     """Whether a sentence reads as a complete English sentence rather than a code fragment."""
     return (
-        sentence[-1] in ".!?\"”’)"
-        and sentence.rstrip("\"”’)")[-1:] in (".", "!", "?")
+        sentence.rstrip("\"”’)")[-1:] in (".", "!", "?")
         and _starts_like_prose(sentence)
         and _MIN_WORDS <= len(words(sentence)) <= _MAX_WORDS
         and "*" not in sentence
@@ -115,11 +114,13 @@ def _runs(document: str) -> list[list[str]]:
     runs: list[list[str]] = [[]]
     for paragraph in _paragraphs(document):
         text = _prose(paragraph)
-        sentences = [text[s:e] for s, e in split_sentences(text)] if text else [""]
-        for sentence in sentences:
-            if sentence and _acceptable(sentence):
-                runs[-1].append(sentence)
-            elif runs[-1]:
+        if text is None:
+            runs.append([])
+            continue
+        for start, end in split_sentences(text):
+            if _acceptable(text[start:end]):
+                runs[-1].append(text[start:end])
+            else:
                 runs.append([])
     return [run for run in runs if run]
 

@@ -178,6 +178,16 @@ def _plugin_problems(suite: Suite, origins: dict[str, str], default_file: str) -
         except UnknownComponentError as exc:
             problems.append(Problem(file, path, str(exc)))
             continue
+        statistics = getattr(component, "statistics", None)
+        if kind == "predictions" and statistics is not None:
+            index = int(path.split("[")[1].split("]")[0])
+            asked = suite.predictions[index].statistic
+            if asked not in statistics:
+                problems.append(
+                    Problem(file, f"predictions[{index}].statistic", f"{name!r} does not compute {asked!r}; use one of: {', '.join(statistics)}")
+                )
+        if kind == "stimulus_sources":
+            problems += _source_option_problems(component, suite.stimuli.options, file)
         schema = getattr(component, "Options", None)
         if options is not None and isinstance(schema, type) and issubclass(schema, Strict):
             prefix = path.rsplit(".", 1)[0] + ".options"
@@ -200,3 +210,15 @@ def _unknown_key(key: Any, valid: list[str], what: str) -> str:
     close = difflib.get_close_matches(str(key), valid, n=1)
     hint = f" Did you mean {close[0]!r}?" if close else ""
     return f"unknown {what}.{hint} Valid {what}s here: {', '.join(valid) or '(none)'}."
+
+
+def _source_option_problems(source: Any, options: dict[str, Any], file: str) -> list[Problem]:
+    """Options of a stimulus source are its keyword parameters (``n`` and ``seed`` are set by the suite)."""
+    import inspect
+
+    parameters = [p for p in inspect.signature(source).parameters if p not in ("n", "seed")]
+    return [
+        Problem(file, f"stimuli.options.{key}", _unknown_key(key, parameters, "option"))
+        for key in options
+        if key not in parameters
+    ]

@@ -8,7 +8,8 @@ from mspgt_bench.detectors.fusion import fuse_profiles, stack_profiles, zscore
 
 def test_zscore_known_values() -> None:
     # mean 2.5, population std sqrt(1.25)
-    np.testing.assert_allclose(zscore([1.0, 2.0, 3.0, 4.0]), np.array([-1.5, -0.5, 0.5, 1.5]) / np.sqrt(1.25))
+    expected = np.array([-1.5, -0.5, 0.5, 1.5]) / np.sqrt(1.25)
+    np.testing.assert_allclose(zscore([1.0, 2.0, 3.0, 4.0]), expected)
 
 
 def test_zscore_columns_and_constant() -> None:
@@ -30,7 +31,9 @@ def test_fuse_is_weighted_sum_of_zscores() -> None:
 
 def test_fuse_is_scale_free_in_each_profile() -> None:
     a = np.array([0.0, 1.0, 3.0])
-    np.testing.assert_allclose(fuse_profiles({"a": a}, {"a": 1.0}), fuse_profiles({"a": 100 * a + 7}, {"a": 1.0}))
+    np.testing.assert_allclose(
+        fuse_profiles({"a": a}, {"a": 1.0}), fuse_profiles({"a": 100 * a + 7}, {"a": 1.0})
+    )
 
 
 @pytest.mark.parametrize(

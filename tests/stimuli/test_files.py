@@ -41,14 +41,23 @@ def test_text_file_reads_every_passage_in_order(txt: Path) -> None:
         "passages.txt:8",
         "passages.txt:11",
     ]
-    assert stimuli[0].sentence_texts == ("The cat sat on the mat.", "It was warm there.", "The dog slept.")
+    assert stimuli[0].sentence_texts == (
+        "The cat sat on the mat.",
+        "It was warm there.",
+        "The dog slept.",
+    )
 
 
 def test_text_file_applies_length_options(txt: Path) -> None:
     stimuli = text_file(txt, min_sentences=2, max_sentences=3)
     assert len(stimuli) == 3
-    assert stimuli[-1].sentence_texts == ("Birds sang at dawn.", "The farmer woke early.", "He fed the hens.")
-    assert [len(s.text) <= 30 for s in text_file(txt, max_chars=30)] == [True] * 4
+    assert stimuli[-1].sentence_texts == (
+        "Birds sang at dawn.",
+        "The farmer woke early.",
+        "He fed the hens.",
+    )
+    short = text_file(txt, max_chars=30)
+    assert len(short) == 4 and all(len(s.text) <= 30 for s in short)
 
 
 def test_text_file_draw_is_seeded(txt: Path) -> None:
@@ -84,7 +93,10 @@ def test_jsonl_file_reads_the_text_field_and_ids(jsonl: Path) -> None:
 def test_jsonl_file_draw_is_seeded(jsonl: Path) -> None:
     first = jsonl_file(jsonl, n=3, seed=1, text_field="body")
     assert first == jsonl_file(jsonl, n=3, seed=1, text_field="body")
-    draws = {tuple(s.id for s in jsonl_file(jsonl, n=3, seed=s, text_field="body")) for s in range(10)}
+    draws = {
+        tuple(s.id for s in jsonl_file(jsonl, n=3, seed=seed, text_field="body"))
+        for seed in range(10)
+    }
     assert len(draws) > 1
 
 
@@ -93,7 +105,10 @@ def test_jsonl_file_draw_is_seeded(jsonl: Path) -> None:
     [
         ('{"text": "Fine."', r"line 2: invalid JSON .*one JSON object"),
         ('["Fine."]', r"line 2: expected a JSON object, got list"),
-        ('{"body": "Fine."}', r"line 2: the record has no field 'text' \(its fields: 'body'\).*text_field="),
+        (
+            '{"body": "Fine."}',
+            r"line 2: the record has no field 'text' \(its fields: 'body'\).*text_field=",
+        ),
         ('{"text": 3}', r"line 2: field 'text' holds int, not a string"),
     ],
 )
