@@ -52,7 +52,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    console = Console()
+    console = Console() if sys.stdout.isatty() else Console(width=180)
     if args.version:
         from mspgt_bench import __version__
 
@@ -71,7 +71,7 @@ def _load(path: Path, console: Console):
     try:
         return load_suite(path)
     except SuiteError as exc:
-        Console(stderr=True).print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+        Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {exc}", highlight=False)
         return None
 
 
@@ -159,7 +159,7 @@ def _models(args: argparse.Namespace, console: Console) -> int:
     try:
         path = zoo.fetch(args.name, force=args.force, log=lambda msg: console.print(f"[dim]•[/dim] {msg}"))
     except (KeyError, zoo.ModelNotPreparedError, zoo.ChecksumError) as exc:
-        Console(stderr=True).print(f"[bold red]error:[/] {exc}")
+        Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {exc}", highlight=False)
         return 1
     console.print(f"[green]ready[/]: {args.name} -> {path}")
     return 0

@@ -68,12 +68,16 @@ def gram_spectrum(z: Tensor, center: bool = False) -> Tensor:
 def renyi_entropy_from_eigenvalues(lam: Tensor, alpha: float = 1.0) -> Tensor:
     """Rényi entropy (nats) of a spectrum ``lam [..., m]``.
 
-    Negative round-off eigenvalues are clamped to 0 and the spectrum is renormalised to sum
-    to 1. α = 1: ``−Σ λ log λ``; α ≠ 1: ``log(Σ λ^α) / (1 − α)``; α must be > 0.
+    Eigenvalues below round-off level (``m · eps(float64) · max λ``, negative ones included)
+    are set to 0 — otherwise, for α < 1, ``λ^α`` of numerically-zero eigenvalues would leak
+    into the sum — and the spectrum is renormalised to sum to 1.
+    α = 1: ``−Σ λ log λ``; α ≠ 1: ``log(Σ λ^α) / (1 − α)``; α must be > 0.
     """
     if alpha <= 0:
         raise ValueError("alpha must be > 0")
-    lam = lam.to(torch.float64).clamp_min(0.0)
+    lam = lam.to(torch.float64)
+    tol = lam.shape[-1] * torch.finfo(torch.float64).eps * lam.amax(dim=-1, keepdim=True)
+    lam = torch.where(lam > tol, lam, torch.zeros_like(lam))
     lam = lam / lam.sum(dim=-1, keepdim=True)
     if abs(alpha - 1.0) < 1e-12:
         return -torch.special.xlogy(lam, lam).sum(dim=-1)

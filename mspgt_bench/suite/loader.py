@@ -60,14 +60,15 @@ def load_suite(path: str | Path, *, check_plugins: bool = True) -> LoadedSuite:
     origins: dict[str, str] = {}
     files: list[Path] = []
     data = _read_with_includes(path, origins, files, chain=())
+    problems: list[Problem] = []
     try:
         suite = Suite.model_validate(data)
     except ValidationError as exc:
-        raise SuiteError([_problem_from_pydantic(err, origins, str(path)) for err in exc.errors()]) from None
+        problems += [_problem_from_pydantic(err, origins, str(path)) for err in exc.errors()]
     if check_plugins:
-        problems = _plugin_problems(suite, origins, str(path))
-        if problems:
-            raise SuiteError(problems)
+        problems += _plugin_problems(data, origins, str(path))
+    if problems:
+        raise SuiteError(problems)
     digest = hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
     return LoadedSuite(suite, data, path, tuple(files), digest)
 
@@ -157,44 +158,50 @@ def _problem_from_pydantic(err: dict[str, Any], origins: dict[str, str], default
     return Problem(file, path, f"{err['msg']} (got {given!r})")
 
 
-def _plugin_problems(suite: Suite, origins: dict[str, str], default_file: str) -> list[Problem]:
-    """Check every named plugin exists and that its options match its declared ``Options``."""
+def _plugin_problems(data: dict[str, Any], origins: dict[str, str], default_file: str) -> list[Problem]:
+    """Check every named plugin exists and that its options match its declared ``Options``.
+
+    Works on the raw merged data, so it also runs when the structure has errors elsewhere.
+    """
     from mspgt_bench.plugins import registry
     from mspgt_bench.registry import UnknownComponentError
 
-    checks: list[tuple[str, str, str, dict[str, Any] | None]] = []
-    checks += [(f"models[{i}].adapter", "model_adapters", m.adapter, None) for i, m in enumerate(suite.models)]
-    checks.append(("stimuli.source", "stimulus_sources", suite.stimuli.source, None))
-    for section, kind in (("signals", "signals"), ("detectors", "detectors"), ("interventions", "interventions")):
-        for i, spec in enumerate(getattr(suite, section)):
-            checks.append((f"{section}[{i}].name", kind, spec.name, spec.options))
-    checks += [(f"predictions[{i}].name", "predictions", p.name, p.options) for i, p in enumerate(suite.predictions)]
+    def items(section: str) -> list[tuple[int, dict[str, Any]]]:
+        value = data.get(section)
+        return [(i, x) for i, x in enumerate(value) if isinstance(x, dict)] if isinstance(value, list) else []
+
+    stimuli = data.get("stimuli") if isinstance(data.get("stimuli"), dict) else {}
+    checks: list[tuple[str, str, Any, dict[str, Any]]] = []
+    checks += [(f"models[{i}].adapter", "model_adapters", m.get("adapter", "hf"), m) for i, m in items("models")]
+    checks.append(("stimuli.source", "stimulus_sources", stimuli.get("source", "stdlib_prose"), stimuli))
+    for section in ("signals", "detectors", "interventions", "predictions"):
+        checks += [(f"{section}[{i}].name", section, spec.get("name"), spec) for i, spec in items(section)]
 
     problems: list[Problem] = []
-    for path, kind, name, options in checks:
+    for path, kind, name, spec in checks:
+        if not isinstance(name, str):
+            continue  # structural validation reports it
         file = origins.get(path.split("[")[0].split(".")[0], default_file)
         try:
             component = registry(kind).get(name)
         except UnknownComponentError as exc:
             problems.append(Problem(file, path, str(exc)))
             continue
+        base = path.rsplit(".", 1)[0]
         statistics = getattr(component, "statistics", None)
-        if kind == "predictions" and statistics is not None:
-            index = int(path.split("[")[1].split("]")[0])
-            asked = suite.predictions[index].statistic
-            if asked not in statistics:
-                problems.append(
-                    Problem(file, f"predictions[{index}].statistic", f"{name!r} does not compute {asked!r}; use one of: {', '.join(statistics)}")
-                )
-        if kind == "stimulus_sources":
-            problems += _source_option_problems(component, suite.stimuli.options, file)
+        if kind == "predictions" and statistics is not None and spec.get("statistic") not in statistics:
+            asked = spec.get("statistic")
+            message = f"{name!r} does not compute {asked!r}; use one of: {', '.join(statistics)}"
+            problems.append(Problem(file, f"{base}.statistic", message))
+        options = spec.get("options", {})
+        if kind == "stimulus_sources" and isinstance(options, dict):
+            problems += _source_option_problems(component, options, file)
         schema = getattr(component, "Options", None)
-        if options is not None and isinstance(schema, type) and issubclass(schema, Strict):
-            prefix = path.rsplit(".", 1)[0] + ".options"
+        if kind != "stimulus_sources" and isinstance(schema, type) and issubclass(schema, Strict):
             try:
                 schema.model_validate(options)
             except ValidationError as exc:
-                problems += [_problem_from_options(err, schema, file, prefix) for err in exc.errors()]
+                problems += [_problem_from_options(err, schema, file, f"{base}.options") for err in exc.errors()]
     return problems
 
 

@@ -1,0 +1,70 @@
+"""End to end on a tiny model: outputs, controls, ERROR cells, and reruns that reuse the cache."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+
+from mspgt_bench.runner import RunOptions, run_suite
+from mspgt_bench.suite.loader import load_suite
+
+
+def _run(path, out, **options):
+    return run_suite(load_suite(path), RunOptions(out=out, **options))
+
+
+def test_run_writes_tidy_results_with_provenance(write_suite, minimal_suite, tmp_path):
+    suite = minimal_suite(controls={"random_weights": True, "shuffled_tokens": True}, output={"figures": True})
+    result = _run(write_suite(suite), tmp_path / "run")
+    run_dir = tmp_path / "run"
+    document = json.loads((run_dir / "results.json").read_text())
+    assert document["schema_version"] == "1.0"
+    versions = document["provenance"]["versions"]
+    assert {"mspgt_bench", "torch", "transformers"} <= set(versions)
+    conditions = {row["condition"] for row in document["verdicts"]}
+    assert conditions == {"trained", "random_weights", "shuffled_tokens"}
+    trained = next(r for r in document["verdicts"] if r["condition"] == "trained")
+    assert set(trained["controls"]) == {"random_weights", "shuffled_tokens"}
+    assert trained["status"] in {"PASS", "FAIL", "INCONCLUSIVE"}
+    assert trained["ci_low"] <= trained["value"] <= trained["ci_high"]
+    assert trained["non_discriminative"] == (trained["status"] == "PASS" and "PASS" in trained["controls"].values())
+    profiles = pd.read_csv(run_dir / "profiles.csv")
+    assert set(profiles["signal"]) == {"logit_lens", "angular_distance"}
+    assert (profiles["ci_low"] <= profiles["value"] + 1e-12).all()
+    assert (run_dir / "verdicts.csv").is_file() and (run_dir / "suite.yaml").is_file()
+    assert list((run_dir / "figures" / "tiny-llama").glob("logit_lens.kl.png"))
+    meta = document["provenance"]["models"]["tiny-llama/trained"]
+    assert meta["forward_calls"] == 2 and meta["cached"] is False
+    assert result.verdict_rows == document["verdicts"]
+
+
+def test_rerun_reuses_cached_profiles_and_gives_identical_numbers(write_suite, minimal_suite, tmp_path):
+    path = write_suite(minimal_suite())
+    first = _run(path, tmp_path / "run")
+    second = _run(path, tmp_path / "run")
+    assert second.results[0].meta["cached"] is True
+    assert first.verdict_rows == second.verdict_rows
+    assert first.profile_rows == second.profile_rows
+
+
+def test_seed_override_and_limit(write_suite, minimal_suite, tmp_path):
+    path = write_suite(minimal_suite())
+    limited = _run(path, tmp_path / "a", limit=3, seed=7)
+    assert limited.verdict_rows[0]["n"] == 3 and limited.verdict_rows[0]["seed"] == 7
+
+
+def test_a_failing_prediction_is_an_error_cell_not_a_crash(write_suite, minimal_suite, tmp_path):
+    suite = minimal_suite()
+    suite["predictions"][0]["options"]["profile"] = "logit_lens.nothing"
+    result = _run(write_suite(suite), tmp_path / "run")
+    (row,) = result.verdict_rows
+    assert row["status"] == "ERROR" and "logit_lens.nothing" in row["reason"]
+
+
+def test_an_unloadable_model_is_an_error_row(write_suite, minimal_suite, tmp_path):
+    suite = minimal_suite(models=[{"name": "tiny-llama"}, {"name": "/nonexistent/model-folder"}])
+    result = _run(write_suite(suite), tmp_path / "run")
+    statuses = {row["model"]: row["status"] for row in result.verdict_rows}
+    assert statuses["/nonexistent/model-folder"] == "ERROR"
+    assert statuses["tiny-llama"] != "ERROR"
