@@ -49,13 +49,13 @@ def _zero_diag(k: Tensor) -> Tensor:
     return k - torch.diag_embed(torch.diagonal(k, dim1=-2, dim2=-1))
 
 
-def hsic_unbiased(k: Tensor, l: Tensor) -> Tensor:
-    """Unbiased HSIC₁ of Song et al. (2012) for kernel matrices ``[..., n, n]``, ``n ≥ 4``."""
+def hsic_unbiased(k: Tensor, g: Tensor) -> Tensor:
+    """Unbiased HSIC₁ of Song et al. (2012) between kernel matrices ``k``, ``g`` ``[..., n, n]``, ``n ≥ 4``."""
     n = k.shape[-1]
     if n < 4:
         raise ValueError(f"unbiased HSIC needs n >= 4 samples, got {n}")
     kt = _zero_diag(k.to(torch.float64))
-    lt = _zero_diag(l.to(torch.float64))
+    lt = _zero_diag(g.to(torch.float64))
     trace_kl = (kt * lt).sum(dim=(-2, -1))
     sk = kt.sum(dim=(-2, -1))
     sl = lt.sum(dim=(-2, -1))
@@ -91,16 +91,16 @@ def linear_cka(x: Tensor, y: Tensor, unbiased: bool = False) -> Tensor:
         raise ValueError("x and y need the same number of rows")
     if unbiased:
         xd, yd = x.to(torch.float64), y.to(torch.float64)
-        k, l = xd @ xd.T, yd @ yd.T
-        num = hsic_unbiased(k, l)
-        den = torch.sqrt(hsic_unbiased(k, k) * hsic_unbiased(l, l))
+        kx, ky = xd @ xd.T, yd @ yd.T
+        num = hsic_unbiased(kx, ky)
+        den = torch.sqrt(hsic_unbiased(kx, kx) * hsic_unbiased(ky, ky))
         return num / den
     xc, yc = center_columns(x), center_columns(y)
     n = xc.shape[0]
     if n < max(xc.shape[1], yc.shape[1]):
-        k, l = xc @ xc.T, yc @ yc.T
-        num = (k * l).sum()
-        den = torch.linalg.matrix_norm(k) * torch.linalg.matrix_norm(l)
+        kx, ky = xc @ xc.T, yc @ yc.T
+        num = (kx * ky).sum()
+        den = torch.linalg.matrix_norm(kx) * torch.linalg.matrix_norm(ky)
     else:
         num = torch.linalg.matrix_norm(yc.T @ xc) ** 2
         den = torch.linalg.matrix_norm(xc.T @ xc) * torch.linalg.matrix_norm(yc.T @ yc)

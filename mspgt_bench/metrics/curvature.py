@@ -40,7 +40,8 @@ def step_angles(x: Tensor, mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
     """
     if x.shape[-2] < 3:
         shape = (*x.shape[:-2], 0)
-        return torch.zeros(shape, dtype=torch.float64), torch.zeros(shape, dtype=torch.bool)
+        empty = torch.zeros(shape, dtype=torch.float64, device=x.device)
+        return empty, torch.zeros(shape, dtype=torch.bool, device=x.device)
     v = x[..., 1:, :] - x[..., :-1, :]
     c = angle(v[..., 1:, :], v[..., :-1, :])  # NaN where a step is zero
     valid = torch.isfinite(c)

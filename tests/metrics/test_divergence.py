@@ -59,7 +59,7 @@ def test_kl_and_entropy_match_slow_reference() -> None:
         q = [math.exp(x) for x in b[r]]
         zq = sum(q)
         q = [x / zq for x in q]
-        ref_kl = sum(pi * math.log(pi / qi) for pi, qi in zip(p, q))
+        ref_kl = sum(pi * math.log(pi / qi) for pi, qi in zip(p, q, strict=True))
         ref_h = -sum(pi * math.log(pi) for pi in p)
         assert math.isclose(kl[r], ref_kl, rel_tol=1e-10)
         assert math.isclose(ent[r], ref_h, rel_tol=1e-10)

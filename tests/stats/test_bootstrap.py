@@ -36,8 +36,9 @@ def test_matrix_input_gives_per_column_intervals(method: str) -> None:
     assert est.shape == lo.shape == hi.shape == (5,)
     assert np.allclose(est, x.mean(axis=0))
     for j in range(5):  # same seed -> same resamples -> same per-column interval
-        e, l, h = bootstrap_ci(x[:, j], n_boot=500, method=method, rng=np.random.default_rng(9))
-        assert math.isclose(float(e), est[j]) and math.isclose(float(l), lo[j]) and math.isclose(float(h), hi[j])
+        e, lo_j, hi_j = bootstrap_ci(x[:, j], n_boot=500, method=method, rng=np.random.default_rng(9))
+        assert math.isclose(float(e), est[j])
+        assert math.isclose(float(lo_j), lo[j]) and math.isclose(float(hi_j), hi[j])
 
 
 @pytest.mark.parametrize("method", ["percentile", "bca"])
@@ -48,7 +49,7 @@ def test_vectorised_mean_matches_slow_callable(method: str) -> None:
     slow = bootstrap_ci(
         x, statistic=lambda idx: x[idx].mean(axis=0), n_boot=400, method=method, rng=np.random.default_rng(5)
     )
-    for a, b in zip(fast, slow):
+    for a, b in zip(fast, slow, strict=True):
         assert np.allclose(a, b, rtol=1e-10)
 
 
