@@ -158,7 +158,7 @@ def _models(args: argparse.Namespace, console: Console) -> int:
 
     try:
         path = zoo.fetch(args.name, force=args.force, log=lambda msg: console.print(f"[dim]•[/dim] {msg}"))
-    except (KeyError, zoo.ModelNotPreparedError, zoo.ChecksumError) as exc:
+    except (KeyError, zoo.ZooError) as exc:
         Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {exc}", highlight=False)
         return 1
     console.print(f"[green]ready[/]: {args.name} -> {path}")

@@ -97,6 +97,7 @@ class HFAdapter(ModelAdapter):
         tokenizer = AutoTokenizer.from_pretrained(location, **kwargs)
         if tokenizer.pad_token is None:
             tokenizer.pad_token = tokenizer.eos_token
+        tokenizer.padding_side = "right"  # signals index the last real token as length - 1
         if self.random_weights:
             config = AutoConfig.from_pretrained(location, **kwargs)
             return self._from_config(config, torch_dtype), tokenizer
@@ -119,8 +120,6 @@ class HFAdapter(ModelAdapter):
             truncation=True,
             max_length=max_tokens,
         )
-        if self.tokenizer.padding_side != "right":
-            raise ValueError("HFAdapter expects a right-padding tokenizer")
         return TokenBatch(enc["input_ids"].to(self.device), enc["attention_mask"].to(self.device), stimulus_index)
 
     @torch.inference_mode()

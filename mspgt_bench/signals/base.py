@@ -46,6 +46,28 @@ class CapturedBatch:
         return states[rows, self.batch.lengths - 1]
 
 
+def spread_positions(mask: torch.Tensor, k: int | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Up to ``k`` evenly spaced real-token positions per row (all of them when ``k`` is None).
+
+    Returns ``index [batch, k']`` into the token axis and ``valid [batch, k']``; with right
+    padding, row b's positions are ``round(linspace(0, n_b - 1, min(k, n_b)))``.
+    """
+    lengths = mask.sum(dim=1)
+    width = int(lengths.max()) if k is None else min(k, int(lengths.max()))
+    slots = torch.arange(width, device=mask.device)
+    counts = lengths.clamp(max=width)
+    step = (lengths - 1).clamp(min=0).double() / (counts - 1).clamp(min=1).double()
+    index = torch.round(slots.double().unsqueeze(0) * step.unsqueeze(1)).long()
+    valid = slots.unsqueeze(0) < counts.unsqueeze(1)
+    return torch.where(valid, index, torch.zeros_like(index)), valid
+
+
+def gather_positions(values: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """``values [batch, tokens, ...]`` at ``index [batch, k]`` -> ``[batch, k, ...]``."""
+    expanded = index.view(*index.shape, *([1] * (values.dim() - 2))).expand(-1, -1, *values.shape[2:])
+    return values.gather(1, expanded)
+
+
 def stream_sites(n_layers: int) -> list[Site]:
     """The sites behind ``CapturedBatch.stream``."""
     return [Site("resid_pre", 0)] + all_layers("resid_post", n_layers)

@@ -2,7 +2,8 @@
 
 For each layer l and real token t, ``q_l = softmax(W_U · final_norm(h_l))`` with ``h_l`` the
 residual stream after layer l (``resid_post[l]``); ``p = q_{L-1}`` is the model's own output.
-Metrics, averaged over the tokens of a stimulus:
+Metrics, averaged over the tokens of a stimulus (all real tokens, or ``max_positions`` evenly
+spaced ones: unembedding every token at every layer dominates the cost of a run):
 
 * ``kl``: KL(p ‖ q_l) in nats (0 at the last layer by construction);
 * ``entropy``: H(q_l) in nats;
@@ -15,29 +16,44 @@ Sources: nostalgebraist (2020), "interpreting GPT: the logit lens"; Belrose et a
 from __future__ import annotations
 
 import torch
+from pydantic import Field
 
 from mspgt_bench.metrics.divergence import entropy_from_logits, kl_from_logits
 from mspgt_bench.models.sites import Site, all_layers
-from mspgt_bench.signals.base import CapturedBatch, PerStimulusSignal, masked_token_mean
+from mspgt_bench.signals.base import (
+    CapturedBatch,
+    PerStimulusSignal,
+    gather_positions,
+    masked_token_mean,
+    spread_positions,
+)
+from mspgt_bench.suite.schema import Strict
 
 
 class LogitLens(PerStimulusSignal):
     name = "logit_lens"
     convention = "resid_post[l] through the final norm and unembedding; point l = output of layer l"
 
+    class Options(Strict):
+        max_positions: int | None = Field(
+            None, ge=1, description="Evenly spaced token positions per stimulus to read out (None: all)."
+        )
+
     def sites(self) -> list[Site]:
         return all_layers("resid_post", self.n_layers)
 
     def values(self, captured: CapturedBatch) -> dict[str, torch.Tensor]:
-        final = captured.logits.float()
+        index, valid = spread_positions(captured.mask, self.options.max_positions)
+        final = gather_positions(captured.logits, index).float()
         top1 = final.argmax(dim=-1, keepdim=True)
         kl, entropy, rank = [], [], []
         for layer in range(self.n_layers):
-            lens = captured.adapter.logits_from_resid(captured.acts[Site("resid_post", layer)]).float()
-            kl.append(masked_token_mean(kl_from_logits(final, lens), captured.mask))
-            entropy.append(masked_token_mean(entropy_from_logits(lens), captured.mask))
+            states = gather_positions(captured.acts[Site("resid_post", layer)], index)
+            lens = captured.adapter.logits_from_resid(states).float()
+            kl.append(masked_token_mean(kl_from_logits(final, lens), valid))
+            entropy.append(masked_token_mean(entropy_from_logits(lens), valid))
             above = (lens > lens.gather(-1, top1)).sum(dim=-1).to(lens.dtype)
-            rank.append(masked_token_mean(above, captured.mask))
+            rank.append(masked_token_mean(above, valid))
         return {
             "kl": torch.stack(kl, dim=1),
             "entropy": torch.stack(entropy, dim=1),
