@@ -30,10 +30,19 @@ def register_signals(register: Register) -> None:
 
 
 @hookimpl
+def register_detectors(register: Register) -> None:
+    from mspgt_bench.detectors.plugins import ChangePoint, V1Rule
+
+    for detector in (ChangePoint, V1Rule):
+        register(detector.name, detector)
+
+
+@hookimpl
 def register_predictions(register: Register) -> None:
     from mspgt_bench.predictions.contrast import ProfileContrast
+    from mspgt_bench.predictions.segments import BoundaryAgreement, BoundaryPosition, ExtremumInSegment, SegmentCount
 
-    for prediction in (ProfileContrast,):
+    for prediction in (ProfileContrast, SegmentCount, BoundaryPosition, BoundaryAgreement, ExtremumInSegment):
         register(prediction.name, prediction)
 
 

@@ -57,7 +57,12 @@ def verdict_table(rows: list[dict[str, Any]], title: str) -> Table:
         if row["condition"] != "trained":
             continue
         interval = f"{_number(row['value'])} [{_number(row['ci_low'])}, {_number(row['ci_high'])}]"
-        relation = ">" if row["direction"] == "greater" else "<"
+        threshold = row["threshold"]
+        relation = (
+            f"in [{threshold[0]:g}, {threshold[1]:g}]"
+            if row["direction"] == "within"
+            else f"{'>' if row['direction'] == 'greater' else '<'} {threshold:g}"
+        )
         verdict = f"[{STATUS_STYLE[row['status']]}]{row['status']}[/]"
         if row.get("non_discriminative"):
             verdict += " [yellow](non-discriminative)[/]"
@@ -72,7 +77,7 @@ def verdict_table(rows: list[dict[str, Any]], title: str) -> Table:
             row["prediction"],
             row["statistic"],
             interval,
-            f"{relation} {row['threshold']:g}",
+            relation,
             verdict,
             controls or "—",
         )

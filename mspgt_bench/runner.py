@@ -22,6 +22,7 @@ import numpy as np
 
 from mspgt_bench import __version__
 from mspgt_bench.capture import capture_pass
+from mspgt_bench.detectors.plugins import Detection
 from mspgt_bench.models.base import ModelAdapter
 from mspgt_bench.plugins import registry
 from mspgt_bench.predictions.base import Outcome, PredictionContext
@@ -69,6 +70,7 @@ class ConditionResult:
     profiles: list[Profile]
     outcomes: dict[str, Outcome]
     meta: dict[str, Any]
+    detections: list[Detection] = field(default_factory=list)
 
 
 @dataclass
@@ -77,6 +79,7 @@ class RunResult:
     results: list[ConditionResult]
     verdict_rows: list[dict[str, Any]]
     profile_rows: list[dict[str, Any]]
+    boundary_rows: list[dict[str, Any]]
     wall_s: float
 
 
@@ -131,9 +134,15 @@ def run_suite(loaded: LoadedSuite, options: RunOptions, progress: Progress | Non
         for p in r.profiles
         for row in p.rows()
     ]
+    boundary_rows = [
+        {"model": r.model.name, "family": r.model.family, "condition": r.condition, **row}
+        for r in results
+        for d in r.detections
+        for row in d.rows()
+    ]
     wall = time.perf_counter() - started
-    _write_outputs(loaded, run_dir, results, verdict_rows, profile_rows, seed, wall)
-    return RunResult(run_dir, results, verdict_rows, profile_rows, wall)
+    _write_outputs(loaded, run_dir, results, verdict_rows, profile_rows, boundary_rows, seed, wall)
+    return RunResult(run_dir, results, verdict_rows, profile_rows, boundary_rows, wall)
 
 
 def _suite_text(loaded: LoadedSuite) -> str:
@@ -196,7 +205,11 @@ def _run_model(
                 save_profiles(stem, profiles, meta)
             if model.family is None:
                 model.family = meta.get("provenance", {}).get("family")
-            out.append(ConditionResult(model, condition, profiles, _predict(loaded, model, condition, profiles, meta, boot), meta))
+            detections, failures = _detect(loaded, profiles, meta, boot)
+            if failures:
+                meta = {**meta, "detector_errors": failures}
+            outcomes = _predict(loaded, model, condition, profiles, detections, meta, boot)
+            out.append(ConditionResult(model, condition, profiles, outcomes, meta, list(detections.values())))
     finally:
         for adapter in adapters.values():
             adapter.close()
@@ -258,17 +271,37 @@ def _errored(model: ResolvedModel, condition: str, loaded: LoadedSuite, exc: Exc
     return ConditionResult(model, condition, [], outcomes, meta)
 
 
+def _detect(
+    loaded: LoadedSuite, profiles: list[Profile], meta: dict[str, Any], boot: BootstrapConfig
+) -> tuple[dict[str, Detection], dict[str, str]]:
+    """Run every detector of the suite; a failing detector is recorded, not fatal."""
+    by_key = {f"{p.signal}.{p.metric}": p for p in profiles}
+    n_layers = meta.get("provenance", {}).get("n_layers", 0)
+    detections, failures = {}, {}
+    for spec in loaded.suite.detectors:
+        try:
+            detector = registry("detectors").get(spec.name)(label=spec.label, **spec.options)
+            detections[spec.label] = detector.detect(by_key, n_layers, boot)
+        except Exception as exc:  # reported with the predictions that needed it
+            failures[spec.label] = f"{type(exc).__name__}: {exc}"
+    return detections, failures
+
+
 def _predict(
     loaded: LoadedSuite,
     model: ResolvedModel,
     condition: str,
     profiles: list[Profile],
+    detections: dict[str, Detection],
     meta: dict[str, Any],
     boot: BootstrapConfig,
 ) -> dict[str, Outcome]:
     by_key = {f"{p.signal}.{p.metric}": p for p in profiles}
     n_layers = meta.get("provenance", {}).get("n_layers", 0)
-    ctx = PredictionContext(model.name, model.family or "unknown", condition, n_layers, by_key, boot)
+    ctx = PredictionContext(
+        model.name, model.family or "unknown", condition, n_layers, by_key, boot, detections,
+        meta.get("detector_errors", {}),
+    )
     outcomes = {}
     for spec in loaded.suite.predictions:
         try:
@@ -341,6 +374,7 @@ def _write_outputs(
     results: list[ConditionResult],
     verdict_rows: list[dict[str, Any]],
     profile_rows: list[dict[str, Any]],
+    boundary_rows: list[dict[str, Any]],
     seed: int,
     wall: float,
 ) -> None:
@@ -364,6 +398,7 @@ def _write_outputs(
         "suite": suite.suite.model_dump(),
         "provenance": provenance,
         "verdicts": verdict_rows,
+        "boundaries": boundary_rows,
         "profiles": profile_rows,
     }
     if "json" in suite.output.formats:
@@ -372,5 +407,6 @@ def _write_outputs(
         flat = [{**row, "controls": json.dumps(row.get("controls", {}))} for row in verdict_rows]
         atomic_write_text(run_dir / "verdicts.csv", pd.DataFrame(flat).to_csv(index=False))
         atomic_write_text(run_dir / "profiles.csv", pd.DataFrame(profile_rows).to_csv(index=False))
+        atomic_write_text(run_dir / "boundaries.csv", pd.DataFrame(boundary_rows).to_csv(index=False))
     if suite.output.figures:
         write_profile_figures(run_dir / "figures", results)

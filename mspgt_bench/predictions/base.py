@@ -5,7 +5,9 @@ interval with the suite's pre-registered threshold:
 
 * direction ``greater``: PASS when the whole interval lies above the threshold, FAIL when it
   lies at or below it, INCONCLUSIVE when it straddles it;
-* direction ``less``: the mirror image.
+* direction ``less``: the mirror image;
+* direction ``within`` (threshold ``[low, high]``): PASS when the interval lies inside the
+  window, FAIL when it lies entirely outside, INCONCLUSIVE when it overlaps an edge.
 
 ERROR (the computation raised) and SKIP (the prediction does not apply, with the reason) are
 set by the runner or the plugin.
@@ -17,14 +19,18 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
+from mspgt_bench.detectors.plugins import Detection
 from mspgt_bench.signals.base import BootstrapConfig, Profile
 from mspgt_bench.suite.schema import PredictionSpec, Strict
 
 Status = Literal["PASS", "FAIL", "INCONCLUSIVE", "ERROR", "SKIP"]
 
 
-def decide(lo: float, hi: float, threshold: float, direction: str) -> Status:
+def decide(lo: float, hi: float, threshold: float | tuple[float, float], direction: str) -> Status:
     """Verdict of an interval ``[lo, hi]`` against ``threshold`` in ``direction``."""
+    if direction == "within":
+        low, high = threshold  # type: ignore[misc]
+        return "PASS" if low <= lo and hi <= high else "FAIL" if hi < low or lo > high else "INCONCLUSIVE"
     if direction == "greater":
         return "PASS" if lo > threshold else "FAIL" if hi <= threshold else "INCONCLUSIVE"
     if direction == "less":
@@ -59,6 +65,8 @@ class PredictionContext:
     n_layers: int
     profiles: dict[str, Profile]
     boot: BootstrapConfig
+    detections: dict[str, Detection] = field(default_factory=dict)
+    detector_errors: dict[str, str] = field(default_factory=dict)
 
     def profile(self, key: str) -> Profile:
         """The profile ``"<signal label>.<metric>"``."""
@@ -70,6 +78,17 @@ class PredictionContext:
                 f"needs profile {key!r}, which no signal in the suite produced; add the signal to "
                 f"`signals:` or pick one of: {known}"
             ) from None
+
+
+    def detection(self, label: str) -> Detection:
+        """The boundaries found by the suite's detector ``label``."""
+        if label in self.detector_errors:
+            raise MissingInputError(f"detector {label!r} failed: {self.detector_errors[label]}")
+        try:
+            return self.detections[label]
+        except KeyError:
+            known = ", ".join(sorted(self.detections)) or "(none)"
+            raise MissingInputError(f"needs detector {label!r}; add it to `detectors:` (run: {known})") from None
 
 
 class Prediction(ABC):

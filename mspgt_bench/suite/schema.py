@@ -54,11 +54,24 @@ class PredictionSpec(Strict):
     id: str = Field(description="Prediction id in results, e.g. 'P7'.")
     name: str = Field(description="Prediction plugin.")
     statistic: str = Field(description="What the plugin computes, e.g. 'mean_difference'.")
-    threshold: float
-    direction: Literal["greater", "less"] = Field(description="PASS needs the interval above / below the threshold.")
+    threshold: float | tuple[float, float] = Field(
+        description="A number, or [low, high] for direction 'within'."
+    )
+    direction: Literal["greater", "less", "within"] = Field(
+        description="PASS needs the interval above / below the threshold, or inside [low, high]."
+    )
     confidence: float = Field(0.95, gt=0.5, lt=1.0, description="Level of the bootstrap interval.")
     options: dict[str, Any] = Field(default_factory=dict)
     description: str = ""
+
+    @model_validator(mode="after")
+    def _threshold_matches_direction(self) -> "PredictionSpec":
+        window = isinstance(self.threshold, tuple)
+        if window != (self.direction == "within"):
+            raise ValueError("direction 'within' needs threshold [low, high]; 'greater'/'less' need one number")
+        if window and self.threshold[0] >= self.threshold[1]:
+            raise ValueError(f"threshold window {list(self.threshold)} must have low < high")
+        return self
 
 
 class BootstrapSpec(Strict):

@@ -1,0 +1,183 @@
+"""Detector plugins: boundaries of the layer stack from one signal or a fused set of signals.
+
+A detector reads profiles from the run, puts them on the layer grid (``layer_grid``), and
+exposes ``prepare(mean) -> [L, k]`` (z-scoring and fusion weights), so predictions can refit the
+same transformation on every bootstrap resample of the stimuli (``Detection.resample``).
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, Callable, ClassVar, Literal
+
+import numpy as np
+from pydantic import Field, model_validator
+
+from mspgt_bench.detectors.base import Segmentation
+from mspgt_bench.detectors.bootstrap import BootstrapResult, bootstrap_boundaries
+from mspgt_bench.detectors.changepoint import detect_bic, detect_penalty, fit_fixed_k
+from mspgt_bench.detectors.fusion import zscore
+from mspgt_bench.detectors.layer_grid import on_layer_grid, per_stimulus_on_grid
+from mspgt_bench.detectors.v1_rule import v1_rule
+from mspgt_bench.signals.base import BootstrapConfig, Profile
+from mspgt_bench.suite.schema import Strict
+
+
+@dataclass
+class Detection:
+    """What one detector found on one model under one condition."""
+
+    label: str
+    n_layers: int
+    segmentation: Segmentation
+    inputs: tuple[str, ...]
+    per_stimulus: np.ndarray | None = field(default=None, repr=False)
+    """``[n_stimuli, L, k]`` inputs on the layer grid (None when not bootstrappable)."""
+    prepare: Callable[[np.ndarray], np.ndarray] | None = field(default=None, repr=False)
+    """Maps a mean ``[L, k]`` to the matrix the change-point fit runs on."""
+    segment: Callable[[np.ndarray], Segmentation] | None = field(default=None, repr=False)
+    """The detector's full rule (criterion included) applied to a mean ``[L, k]``."""
+    min_size: int = 2
+    bootstrap: BootstrapResult | None = None
+    note: str = ""
+
+    def fit(self, mean: np.ndarray, n_boundaries: int) -> tuple[int, ...]:
+        """Best ``n_boundaries`` boundaries of a mean profile under this detector's transformation."""
+        if self.prepare is None:
+            raise ValueError(f"detector {self.label!r} cannot refit resampled profiles ({self.note})")
+        return fit_fixed_k(self.prepare(mean), n_boundaries, min_size=self.min_size).boundaries
+
+    def rows(self) -> list[dict[str, Any]]:
+        stability = {s.boundary: s for s in (self.bootstrap.stability if self.bootstrap else ())}
+        rows = []
+        for index, boundary in enumerate(self.segmentation.boundaries):
+            s = stability.get(boundary)
+            rows.append(
+                {
+                    "detector": self.label,
+                    "boundary": index + 1,
+                    "layer": boundary,
+                    "depth": boundary / self.n_layers,
+                    "ci_low": None if s is None or math.isnan(s.low) else s.low,
+                    "ci_high": None if s is None or math.isnan(s.high) else s.high,
+                    "within_1_layer": None if s is None else s.within_tolerance,
+                    "n_boundaries": len(self.segmentation.boundaries),
+                    "criterion": self.segmentation.criterion,
+                    "inputs": ",".join(self.inputs),
+                }
+            )
+        return rows
+
+
+class Detector(ABC):
+    """A boundary detector plugin."""
+
+    name: ClassVar[str]
+
+    class Options(Strict):
+        """Options a suite may set."""
+
+    def __init__(self, label: str | None = None, **options: Any) -> None:
+        self.label = label or self.name
+        self.options = self.Options.model_validate(options)
+
+    @abstractmethod
+    def detect(self, profiles: dict[str, Profile], n_layers: int, boot: BootstrapConfig) -> Detection:
+        """Boundaries of one model's layer stack from its profiles."""
+
+
+def _profile(profiles: dict[str, Profile], key: str) -> Profile:
+    try:
+        return profiles[key]
+    except KeyError:
+        known = ", ".join(sorted(profiles)) or "(none)"
+        raise LookupError(f"needs profile {key!r}, which no signal produced; known: {known}") from None
+
+
+class ChangePoint(Detector):
+    """Change points of one profile or of several z-scored profiles (ruptures, exact ``Dynp``/``Pelt``).
+
+    Fusion ``stack`` (default) fits a multivariate piecewise-constant mean to the z-scored
+    profiles, each column scaled by √weight so that its share of the squared-error cost is its
+    weight (a change in any signal, in either direction, counts). Fusion ``sum`` first forms the
+    univariate weighted sum of z-scores, ``S(l) = Σ w_i z_i(l)`` (the MSPGT v1 form). The number of
+    boundaries is chosen by BIC/mBIC over k = 0..k_max, or by a penalty ``pen`` per boundary
+    (``jump=1`` and a small ``min_size``, as layer profiles need). Boundary intervals come from
+    refitting on bootstrap resamples of the stimuli.
+    """
+
+    name = "changepoint"
+
+    class Options(Strict):
+        profiles: dict[str, float] = Field(description="Profile key -> fusion weight, e.g. {'logit_lens.kl': 1}.")
+        fusion: Literal["stack", "sum"] = "stack"
+        criterion: Literal["bic", "mbic", "penalty"] = "bic"
+        pen: float | None = Field(None, gt=0, description="Penalty per boundary when criterion is 'penalty'.")
+        k_max: int = Field(5, ge=1)
+        min_size: int = Field(2, ge=1)
+        n_boot: int = Field(200, ge=10, description="Resamples for the boundary intervals.")
+        differences: bool = Field(False, description="Segment the first differences of each profile instead.")
+
+        @model_validator(mode="after")
+        def _consistent(self) -> "ChangePoint.Options":
+            if (self.criterion == "penalty") != (self.pen is not None):
+                raise ValueError("set `pen` exactly when criterion is 'penalty'")
+            if any(w < 0 for w in self.profiles.values()) or not any(self.profiles.values()):
+                raise ValueError("fusion weights must be non-negative and not all zero")
+            return self
+
+    def prepare(self, mean: np.ndarray) -> np.ndarray:
+        """z-score each column of a mean ``[L, k]`` profile and apply the fusion weights."""
+        weights = np.array(list(self.options.profiles.values()), dtype=float)
+        if self.options.differences:
+            mean = np.vstack([np.zeros((1, mean.shape[1])), np.diff(mean, axis=0)])
+        z = zscore(mean)
+        if self.options.fusion == "sum":
+            return (z * weights).sum(axis=1, keepdims=True)
+        return z * np.sqrt(weights)
+
+    def segment(self, mean: np.ndarray) -> Segmentation:
+        o = self.options
+        prepared = self.prepare(mean)
+        if o.criterion == "penalty":
+            return detect_penalty(prepared, o.pen, k_max=o.k_max, min_size=o.min_size)
+        return detect_bic(prepared, criterion=o.criterion, k_max=o.k_max, min_size=o.min_size)
+
+    def detect(self, profiles: dict[str, Profile], n_layers: int, boot: BootstrapConfig) -> Detection:
+        keys = tuple(self.options.profiles)
+        data = np.stack([per_stimulus_on_grid(_profile(profiles, k), n_layers) for k in keys], axis=-1)
+        segmentation = self.segment(data.mean(axis=0))
+        resampled = bootstrap_boundaries(
+            data, lambda mean: self.segment(mean).boundaries, self.options.n_boot, boot.rng(self.label, "boundaries"),
+            level=boot.level,
+        )
+        return Detection(
+            self.label, n_layers, segmentation, keys, data, self.prepare, self.segment, self.options.min_size, resampled
+        )
+
+
+class V1Rule(Detector):
+    """MSPGT v1 rule: a boundary where the first difference of adjacent-layer MI falls more than
+    ``factor``·σ below its mean (Zhang & Dong 2025, v1).
+
+    The MI series is read from a profile (by default ``mutual_information.mi``), put on the layer
+    grid, and differenced; it is a dataset-level statistic, so the boundaries carry no bootstrap
+    interval and cannot be refitted per resample (noted in the result).
+    """
+
+    name = "v1_rule"
+
+    class Options(Strict):
+        profile: str = "mutual_information.mi"
+        factor: float = Field(2.0, gt=0)
+
+    def detect(self, profiles: dict[str, Profile], n_layers: int, boot: BootstrapConfig) -> Detection:
+        profile = _profile(profiles, self.options.profile)
+        series = on_layer_grid(profile.value, profile.depth, n_layers)
+        result = v1_rule(series, n_layers, factor=self.options.factor)
+        return Detection(
+            self.label, n_layers, result.segmentation, (self.options.profile,),
+            note="dataset-level MI: no per-stimulus resampling",
+        )

@@ -1,0 +1,54 @@
+"""Dataset matrix entropy and effective rank at each stream state (Skean et al. 2025).
+
+At each stream state ``x_l`` (``x_0`` = embeddings … ``x_L`` = last layer output, before the
+final norm) the *dataset matrix* ``Z_l [n, d]`` stacks one pooled state per stimulus (last real
+token by default; option ``token``). Metrics, one value per point:
+
+* ``entropy``: Rényi α = 1 (von Neumann) matrix entropy, in nats, of the linear Gram
+  ``Z Zᵀ / tr(Z Zᵀ)``: ``−Σ λ_i log λ_i`` (Giraldo et al. 2014; Skean et al. 2025, "Layer by
+  Layer: Uncovering Hidden Representations in Language Models", their *dataset entropy*);
+* ``effective_rank``: ``exp(H(p))``, ``p_i = σ_i / Σσ`` the normalised singular values of ``Z``
+  (Roy & Vetterli 2007).
+
+Choices: ``Z`` is used uncentred by default, as in Skean et al. (option ``center``; an
+uncentred anisotropic cloud has one dominant direction, hence low entropy). ``normalize``
+divides the entropy by ``log n`` (``"log_n"``) or by the log of the numerical rank
+(``"log_rank"``); default ``None`` (raw nats, which grow with ``n`` up to ``log min(n, d)``:
+compare models at equal ``n``). One log base (e) throughout; eigenvalues always, never the
+α = 2 Frobenius shortcut (see :mod:`mspgt_bench.metrics.matrix_entropy`).
+
+Bootstrap: resampled stimuli repeat rows of ``Z``; the statistic is recomputed on the
+resampled matrix (repeats included). Cost per resample: one batched SVD of ``[L+1, n, d]``
+for each metric; default cap ``n_boot = 200``. Memory: ``4·(L+1)·d`` bytes per stimulus.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+import numpy as np
+import torch
+from pydantic import Field
+
+from mspgt_bench.metrics.matrix_entropy import effective_rank, matrix_entropy
+from mspgt_bench.signals.dataset import DatasetSignal
+
+__all__ = ["DatasetEntropy"]
+
+
+class DatasetEntropy(DatasetSignal):
+    name = "dataset_entropy"
+    default_n_boot: ClassVar[int | None] = 200
+
+    class Options(DatasetSignal.Options):
+        center: bool = Field(False, description="Subtract the mean over stimuli before the Gram (Skean et al.: no).")
+        normalize: Literal["log_n", "log_rank"] | None = Field(
+            None, description="Divide the entropy by log n or log(numerical rank); None: raw nats."
+        )
+
+    def statistic(self, indices: np.ndarray) -> dict[str, np.ndarray]:
+        z = torch.from_numpy(self.data()[indices].astype(np.float64)).transpose(0, 1)  # [L+1, n, d]
+        return {
+            "entropy": matrix_entropy(z, alpha=1.0, normalize=self.options.normalize, center=self.options.center).numpy(),
+            "effective_rank": effective_rank(z, center=self.options.center).numpy(),
+        }
