@@ -23,9 +23,13 @@ def register_offline_models(register: Register) -> None:
 @hookimpl
 def register_signals(register: Register) -> None:
     from mspgt_bench.signals.angular import AngularDistance
+    from mspgt_bench.signals.attention import AttentionSignal
+    from mspgt_bench.signals.curvature import Curvature
+    from mspgt_bench.signals.geometry import Geometry
     from mspgt_bench.signals.logit_lens import LogitLens
+    from mspgt_bench.signals.prompt_entropy import PromptEntropy
 
-    for signal in (LogitLens, AngularDistance):
+    for signal in (LogitLens, AngularDistance, AttentionSignal, Curvature, Geometry, PromptEntropy):
         register(signal.name, signal)
 
 

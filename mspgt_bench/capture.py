@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from mspgt_bench.models.base import ModelAdapter
 from mspgt_bench.signals.base import CapturedBatch, Signal

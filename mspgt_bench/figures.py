@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from mspgt_bench.runner import ConditionResult
 
 
-def write_profile_figures(folder: Path, results: list["ConditionResult"]) -> list[Path]:
+def write_profile_figures(folder: Path, results: list[ConditionResult]) -> list[Path]:
     """One PNG per (model, signal, metric) overlaying every condition that ran."""
     import matplotlib
 

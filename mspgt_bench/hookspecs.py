@@ -11,7 +11,8 @@ Built-in components are registered through these very hooks (see ``mspgt_bench.b
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pluggy
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
 import yaml
 
 from mspgt_bench.models.hf import HFAdapter
+
 
 @pytest.fixture(scope="session")
 def tiny_adapter() -> Callable[[str], HFAdapter]:

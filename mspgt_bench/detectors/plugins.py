@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 from pydantic import Field, model_validator
@@ -99,13 +100,24 @@ def _profile(profiles: dict[str, Profile], key: str) -> Profile:
 class ChangePoint(Detector):
     """Change points of one profile or of several z-scored profiles (ruptures, exact ``Dynp``/``Pelt``).
 
-    Fusion ``stack`` (default) fits a multivariate piecewise-constant mean to the z-scored
-    profiles, each column scaled by √weight so that its share of the squared-error cost is its
+    Fusion ``stack`` (default) fits a multivariate piecewise-constant mean to the standardised
+    profiles, each column scaled by √(w_i / Σw) so that its share of the squared-error cost is its
     weight (a change in any signal, in either direction, counts). Fusion ``sum`` first forms the
-    univariate weighted sum of z-scores, ``S(l) = Σ w_i z_i(l)`` (the MSPGT v1 form). The number of
-    boundaries is chosen by BIC/mBIC over k = 0..k_max, or by a penalty ``pen`` per boundary
-    (``jump=1`` and a small ``min_size``, as layer profiles need). Boundary intervals come from
-    refitting on bootstrap resamples of the stimuli.
+    univariate weighted sum, ``S(l) = Σ w_i z_i(l)`` (the MSPGT v1 form).
+
+    The number of boundaries is chosen by a declared criterion (``jump=1`` and a small
+    ``min_size``, as layer profiles need):
+
+    * ``relative`` (default): each column is divided by its mean absolute level, and a boundary
+      costs ``pen = δ² · L / 4`` with δ = ``min_relative_jump``: a boundary that splits the stack
+      into halves must carry a jump of at least δ of the profile's level to pay for itself
+      (unequal splits need more, since a split into n₁ + n₂ = L layers with jump Δ lowers the
+      cost by n₁n₂/L · Δ²). This makes "prominent" a declared effect size. Scale-free rules
+      (BIC on z-scores) find boundaries in any profile with systematic wiggles, however small;
+    * ``bic`` / ``mbic``: BIC or mBIC over exact fits with k = 0..k_max boundaries, on z-scores;
+    * ``penalty``: ``RSS + pen · k`` on z-scores with a declared ``pen``.
+
+    Boundary intervals come from refitting on bootstrap resamples of the stimuli.
     """
 
     name = "changepoint"
@@ -113,7 +125,8 @@ class ChangePoint(Detector):
     class Options(Strict):
         profiles: dict[str, float] = Field(description="Profile key -> fusion weight, e.g. {'logit_lens.kl': 1}.")
         fusion: Literal["stack", "sum"] = "stack"
-        criterion: Literal["bic", "mbic", "penalty"] = "bic"
+        criterion: Literal["relative", "bic", "mbic", "penalty"] = "relative"
+        min_relative_jump: float = Field(0.2, gt=0, description="δ of the 'relative' criterion.")
         pen: float | None = Field(None, gt=0, description="Penalty per boundary when criterion is 'penalty'.")
         k_max: int = Field(5, ge=1)
         min_size: int = Field(2, ge=1)
@@ -121,7 +134,7 @@ class ChangePoint(Detector):
         differences: bool = Field(False, description="Segment the first differences of each profile instead.")
 
         @model_validator(mode="after")
-        def _consistent(self) -> "ChangePoint.Options":
+        def _consistent(self) -> ChangePoint.Options:
             if (self.criterion == "penalty") != (self.pen is not None):
                 raise ValueError("set `pen` exactly when criterion is 'penalty'")
             if any(w < 0 for w in self.profiles.values()) or not any(self.profiles.values()):
@@ -129,11 +142,16 @@ class ChangePoint(Detector):
             return self
 
     def prepare(self, mean: np.ndarray) -> np.ndarray:
-        """z-score each column of a mean ``[L, k]`` profile and apply the fusion weights."""
+        """Standardise each column of a mean ``[L, k]`` profile and apply the fusion weights."""
         weights = np.array(list(self.options.profiles.values()), dtype=float)
+        weights = weights / weights.sum()
         if self.options.differences:
             mean = np.vstack([np.zeros((1, mean.shape[1])), np.diff(mean, axis=0)])
-        z = zscore(mean)
+        if self.options.criterion == "relative":
+            level = np.abs(mean).mean(axis=0)
+            z = mean / np.where(level > 0, level, 1.0)
+        else:
+            z = zscore(mean)
         if self.options.fusion == "sum":
             return (z * weights).sum(axis=1, keepdims=True)
         return z * np.sqrt(weights)
@@ -141,8 +159,9 @@ class ChangePoint(Detector):
     def segment(self, mean: np.ndarray) -> Segmentation:
         o = self.options
         prepared = self.prepare(mean)
-        if o.criterion == "penalty":
-            return detect_penalty(prepared, o.pen, k_max=o.k_max, min_size=o.min_size)
+        if o.criterion in ("relative", "penalty"):
+            pen = o.pen if o.criterion == "penalty" else o.min_relative_jump**2 * len(prepared) / 4
+            return detect_penalty(prepared, pen, k_max=o.k_max, min_size=o.min_size)
         return detect_bic(prepared, criterion=o.criterion, k_max=o.k_max, min_size=o.min_size)
 
     def detect(self, profiles: dict[str, Profile], n_layers: int, boot: BootstrapConfig) -> Detection:

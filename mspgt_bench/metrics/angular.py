@@ -20,7 +20,7 @@ import math
 import torch
 from torch import Tensor
 
-__all__ = ["cosine_similarity", "angle", "angular_distance", "block_influence"]
+__all__ = ["angle", "angular_distance", "block_influence", "cosine_similarity"]
 
 
 def _unit(x: Tensor) -> Tensor:

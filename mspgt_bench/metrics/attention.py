@@ -41,11 +41,11 @@ __all__ = [
     "allowed_keys",
     "attention_entropy",
     "attention_span",
-    "previous_token_mass",
-    "first_real_position",
-    "sink_mass",
     "attention_stats",
+    "first_real_position",
     "masked_query_mean",
+    "previous_token_mass",
+    "sink_mass",
 ]
 
 DEFAULT_KS: tuple[int, ...] = (1, 2, 4, 8, 16)

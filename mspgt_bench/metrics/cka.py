@@ -29,13 +29,13 @@ import torch
 from torch import Tensor
 
 __all__ = [
+    "StreamingCKA",
     "center_columns",
+    "clip_massive_dims",
     "hsic_unbiased",
     "hsic_unbiased_matrix",
     "linear_cka",
-    "StreamingCKA",
     "massive_dims",
-    "clip_massive_dims",
 ]
 
 

@@ -27,7 +27,7 @@ from torch import Tensor
 
 from mspgt_bench.metrics.angular import angle
 
-__all__ = ["step_angles", "trajectory_curvature", "folded_curvature"]
+__all__ = ["folded_curvature", "step_angles", "trajectory_curvature"]
 
 
 def step_angles(x: Tensor, mask: Tensor | None = None) -> tuple[Tensor, Tensor]:

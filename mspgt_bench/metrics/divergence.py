@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-__all__ = ["kl_from_logits", "entropy_from_logits", "token_rank"]
+__all__ = ["entropy_from_logits", "kl_from_logits", "token_rank"]
 
 
 def _work_dtype(x: Tensor) -> torch.dtype:

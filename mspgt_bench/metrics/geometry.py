@@ -17,7 +17,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-__all__ = ["anisotropy", "residual_norm", "massive_activation"]
+__all__ = ["anisotropy", "massive_activation", "residual_norm"]
 
 
 def _as_float(x: Tensor) -> Tensor:

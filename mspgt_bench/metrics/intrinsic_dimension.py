@@ -34,13 +34,13 @@ import torch
 from torch import Tensor
 
 __all__ = [
-    "unique_rows",
-    "twonn",
-    "gride_scaling",
-    "gride",
     "covariance_eigenvalues",
-    "pca_dimension",
+    "gride",
+    "gride_scaling",
     "participation_ratio",
+    "pca_dimension",
+    "twonn",
+    "unique_rows",
 ]
 
 

@@ -38,11 +38,11 @@ import torch
 from torch import Tensor
 
 __all__ = [
-    "gram_spectrum",
-    "renyi_entropy_from_eigenvalues",
-    "matrix_entropy",
     "effective_rank",
+    "gram_spectrum",
+    "matrix_entropy",
     "numerical_rank",
+    "renyi_entropy_from_eigenvalues",
 ]
 
 Normalization = Literal["log_n", "log_rank"]

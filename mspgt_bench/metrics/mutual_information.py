@@ -28,14 +28,14 @@ from torch import Tensor
 from mspgt_bench.metrics.matrix_entropy import renyi_entropy_from_eigenvalues
 
 __all__ = [
-    "pairwise_sq_distances",
-    "median_bandwidth",
     "gaussian_gram",
-    "matrix_renyi_entropy",
-    "joint_renyi_entropy",
-    "mutual_information_from_grams",
     "gaussian_matrix_entropy",
+    "joint_renyi_entropy",
     "matrix_mutual_information",
+    "matrix_renyi_entropy",
+    "median_bandwidth",
+    "mutual_information_from_grams",
+    "pairwise_sq_distances",
 ]
 
 

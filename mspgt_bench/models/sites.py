@@ -35,7 +35,7 @@ class Site:
         return self.kind if self.layer is None else f"{self.kind}[{self.layer}]"
 
     @classmethod
-    def parse(cls, text: str, n_layers: int | None = None) -> "Site":
+    def parse(cls, text: str, n_layers: int | None = None) -> Site:
         """Parse ``"resid_post[3]"``; negative layers count from the end when ``n_layers`` is known."""
         match = _SITE_RE.match(text.strip())
         if not match:

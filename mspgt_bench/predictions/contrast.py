@@ -23,7 +23,7 @@ class DepthWindow(Strict):
     end: float = Field(ge=0.0, le=1.0)
 
     @model_validator(mode="after")
-    def _ordered(self) -> "DepthWindow":
+    def _ordered(self) -> DepthWindow:
         if self.end <= self.start:
             raise ValueError(f"window end ({self.end}) must be greater than its start ({self.start})")
         return self

@@ -8,7 +8,8 @@ The interval is the percentile interval at the prediction's confidence level.
 
 from __future__ import annotations
 
-from typing import Callable, Literal
+from collections.abc import Callable
+from typing import Literal
 
 import numpy as np
 from pydantic import Field

@@ -9,7 +9,8 @@ With the residual stream written as states ``x_0`` (embedding output, ``resid_pr
 * ``block_influence`` (n = 1 only): ``1 − cos(x_l, x_{l+1})`` averaged over tokens
   (Men et al. 2024, "ShortGPT").
 
-Points run over l = 0 .. L−n; the depth of point l is the middle of the block, (l + n/2) / L.
+Points run over l = 0 .. L−n; point l sits at the depth of the block's output, (l + n) / L, so
+with n = 1 point l is layer l's own change.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ class AngularDistance(PerStimulusSignal):
         return np.arange(self.n_layers - self.options.n + 1)
 
     def depth(self) -> np.ndarray:
-        return (self.points() + self.options.n / 2) / self.n_layers
+        return (self.points() + self.options.n) / self.n_layers
 
     def values(self, captured: CapturedBatch) -> dict[str, torch.Tensor]:
         n = self.options.n

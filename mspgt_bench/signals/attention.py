@@ -29,15 +29,14 @@ Definitional choices:
 Kernels: :mod:`mspgt_bench.metrics.attention`. The patterns of each layer are reduced one
 layer at a time; nothing stacks all layers' ``[B, H, T, T]`` maps.
 
-Points are layers l = 0 .. L−1; the depth of layer l is the middle of its block,
-``(l + 1/2) / L`` (its attention reads state l and writes into state l + 1).
+Points are layers l = 0 .. L−1, placed at the depth of layer l's output, ``(l + 1) / L``, so
+they line up with the detectors' layer grid.
 """
 
 from __future__ import annotations
 
 from typing import Annotated
 
-import numpy as np
 import torch
 from pydantic import Field, field_validator
 
@@ -51,7 +50,7 @@ class AttentionSignal(PerStimulusSignal):
     name = "attention"
     convention = (
         "attn_pattern[l] (eager softmax probabilities), averaged over heads then real queries; "
-        "point l = attention of layer l, depth (l + 1/2) / L"
+        "point l = attention of layer l, at the depth of layer l's output, (l + 1) / L"
     )
 
     class Options(Strict):
@@ -70,9 +69,6 @@ class AttentionSignal(PerStimulusSignal):
 
     def sites(self) -> list[Site]:
         return all_layers("attn_pattern", self.n_layers)
-
-    def depth(self) -> np.ndarray:
-        return (self.points() + 0.5) / self.n_layers
 
     def values(self, captured: CapturedBatch) -> dict[str, torch.Tensor]:
         mask = captured.mask

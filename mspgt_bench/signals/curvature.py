@@ -16,8 +16,10 @@ signed cosine is used (:func:`mspgt_bench.metrics.curvature.trajectory_curvature
 
 States: ``x_s`` for s = 0 .. L, with ``x_0`` the embedding output (``resid_pre[0]``) and
 ``x_s = resid_post[s−1]`` the raw output of layer s−1 (before the final norm, also for the last
-layer). Point s is state s, at depth s / L. All real tokens of a stimulus are used; a stimulus
-with fewer than 3 tokens has no turning angle and gives NaN.
+layer). Point s is state s, at depth s / L. All real tokens of a stimulus are used. A zero step
+(consecutive identical states, e.g. a repeated token at the embedding state x_0) has no direction:
+the turning angles that involve it are left out of the mean. A stimulus with no valid angle
+(fewer than 3 tokens) gives NaN.
 """
 
 from __future__ import annotations

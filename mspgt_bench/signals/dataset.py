@@ -30,12 +30,26 @@ of the data, not a bug; it does not affect GPT-2 (learned position embeddings).
 Bootstrap: ``statistic(indices)`` is evaluated on ``arange(n)`` (the reported value) and on
 ``B`` resamples drawn by :func:`~mspgt_bench.stats.bootstrap.resample_indices` from
 ``boot.rng(label)`` (the same resamples for every metric and point of a signal, so they stay
-paired). ``B = min(boot.n_boot, options.n_boot)``: the option caps the cost of expensive
-estimators (each resample recomputes the estimator at all ``L+1`` states); ``None`` means no
-cap. Intervals are always percentile intervals, whatever ``boot.method`` says: BCa would need
-``n`` further jackknife recomputations. A NaN in any resample makes that point's interval NaN
-(it means the estimator is undefined on some resamples, typically because ``n`` is too small).
-With fewer than 2 stimuli, ``lo`` and ``hi`` are NaN. ``per_stimulus`` is ``None``.
+paired). ``B = min(boot.n_boot, cap)``, ``cap`` = option ``n_boot`` or the signal's
+``default_n_boot``: the cap bounds the cost of expensive estimators (each resample recomputes the
+estimator at all ``L+1`` states); a ``None`` cap means ``boot.n_boot``. Intervals are percentile
+intervals of the replicates ``θ*_b``, whatever ``boot.method`` says (BCa would need ``n`` further
+jackknife recomputations, and its bias correction collapses when ``θ̂`` lies outside the
+bootstrap distribution, which happens here, see below).
+
+Why the default interval is *re-centred*: a resample repeats ~37% of the stimuli, and these
+statistics depend on the number of distinct points (entropy, effective rank, PCA dimension and
+kernel MI all shrink when rows coincide). The replicates are then biased downwards as a whole
+and a plain percentile interval often lies entirely below the full-sample value. Option
+``interval="recentred"`` (default) keeps the bootstrap *spread* but centres it on the estimate:
+``[θ̂ + Q_{α/2}(θ*) − med(θ*), θ̂ + Q_{1−α/2}(θ*) − med(θ*)]`` (so ``lo ≤ θ̂ ≤ hi``; the shift
+``med(θ*) − θ̂`` is the bootstrap bias estimate). ``interval="percentile"`` gives the plain
+``[Q_{α/2}(θ*), Q_{1−α/2}(θ*)]``. After :meth:`DatasetSignal.profiles`, ``replicates`` holds the
+``θ*`` (``{metric: [B, n_points]}``) for inspection.
+
+A NaN in any resample makes that point's interval NaN (the estimator is undefined on some
+resamples, typically because ``n`` is too small). With fewer than 2 stimuli ``lo`` and ``hi`` are
+NaN. ``per_stimulus`` is ``None``.
 """
 
 from __future__ import annotations
@@ -103,11 +117,15 @@ class DatasetSignal(Signal):
         n_boot: int | None = Field(
             None, ge=1, description="Cap on bootstrap resamples (None: the signal's default cap; see the signal's docs)."
         )
+        interval: Literal["recentred", "percentile"] = Field(
+            "recentred", description="Bootstrap spread centred on the estimate, or the plain percentile interval."
+        )
 
     def __init__(self, n_layers: int, label: str | None = None, **options: Any) -> None:
         super().__init__(n_layers, label, **options)
         self._states: dict[int, np.ndarray] = {}
         self._data: np.ndarray | None = None
+        self.replicates: dict[str, np.ndarray] = {}
 
     # -- collection ----------------------------------------------------------------------
     def sites(self) -> list[Site]:
@@ -176,8 +194,12 @@ class DatasetSignal(Signal):
             for row in resample_indices(n, n_boot, boot.rng(self.label)):
                 for metric, value in self.statistic(row).items():
                     draws[metric].append(np.asarray(value, dtype=np.float64))
-            for metric, values in draws.items():
-                lo, hi = np.quantile(np.stack(values), [alpha, 1.0 - alpha], axis=0)
+            self.replicates = {metric: np.stack(values) for metric, values in draws.items()}
+            for metric, values in self.replicates.items():
+                lo, hi = np.quantile(values, [alpha, 1.0 - alpha], axis=0)
+                if self.options.interval == "recentred":
+                    shift = estimate[metric] - np.median(values, axis=0)
+                    lo, hi = lo + shift, hi + shift
                 bounds[metric] = (lo, hi)
         out = []
         for metric, value in estimate.items():

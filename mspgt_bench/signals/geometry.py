@@ -27,7 +27,12 @@ import torch
 
 from mspgt_bench.metrics.geometry import anisotropy, massive_activation, residual_norm
 from mspgt_bench.models.sites import Site
-from mspgt_bench.signals.base import CapturedBatch, PerStimulusSignal, masked_token_mean, stream_sites
+from mspgt_bench.signals.base import (
+    CapturedBatch,
+    PerStimulusSignal,
+    masked_token_mean,
+    stream_sites,
+)
 
 
 class Geometry(PerStimulusSignal):

@@ -68,7 +68,7 @@ class IntrinsicDimension(DatasetSignal):
             n1 //= 2
         return n1
 
-    def profiles(self, boot):  # noqa: D102 - fixes the GRIDE scale for the full sample and every resample
+    def profiles(self, boot):
         self._n1 = self.gride_n1(self.data().shape[0])
         try:
             return super().profiles(boot)

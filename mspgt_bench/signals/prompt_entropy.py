@@ -37,9 +37,17 @@ import numpy as np
 import torch
 from pydantic import Field
 
-from mspgt_bench.metrics.matrix_entropy import numerical_rank, renyi_entropy_from_eigenvalues
+from mspgt_bench.metrics.matrix_entropy import (
+    numerical_rank,
+    renyi_entropy_from_eigenvalues,
+)
 from mspgt_bench.models.sites import Site
-from mspgt_bench.signals.base import CapturedBatch, PerStimulusSignal, masked_token_mean, stream_sites
+from mspgt_bench.signals.base import (
+    CapturedBatch,
+    PerStimulusSignal,
+    masked_token_mean,
+    stream_sites,
+)
 from mspgt_bench.suite.schema import Strict
 
 

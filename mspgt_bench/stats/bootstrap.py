@@ -31,7 +31,7 @@ from typing import Literal, NamedTuple
 import numpy as np
 from scipy.special import ndtr, ndtri
 
-__all__ = ["BootstrapCI", "resample_indices", "bootstrap_ci"]
+__all__ = ["BootstrapCI", "bootstrap_ci", "resample_indices"]
 
 Statistic = Callable[[np.ndarray], "np.ndarray | float"]
 

@@ -65,7 +65,7 @@ class PredictionSpec(Strict):
     description: str = ""
 
     @model_validator(mode="after")
-    def _threshold_matches_direction(self) -> "PredictionSpec":
+    def _threshold_matches_direction(self) -> PredictionSpec:
         window = isinstance(self.threshold, tuple)
         if window != (self.direction == "within"):
             raise ValueError("direction 'within' needs threshold [low, high]; 'greater'/'less' need one number")
@@ -115,7 +115,7 @@ class Suite(Strict):
         return items
 
     @model_validator(mode="after")
-    def _unique_prediction_ids(self) -> "Suite":
+    def _unique_prediction_ids(self) -> Suite:
         _require_unique([p.id for p in self.predictions], "prediction id")
         return self
 

@@ -82,17 +82,15 @@ def test_attention_patterns_switch_to_eager_only_inside_capture(tiny_adapter):
 
 def test_hooks_removed_when_the_body_raises(tiny_adapter):
     adapter = tiny_adapter("mistral")
-    with pytest.raises(RuntimeError, match="boom"):
-        with adapter.capture(all_layers("resid_post", adapter.n_layers)):
-            raise RuntimeError("boom")
+    with pytest.raises(RuntimeError, match="boom"), adapter.capture(all_layers("resid_post", adapter.n_layers)):
+        raise RuntimeError("boom")
     assert all(len(m._forward_hooks) == 0 for m in adapter.model.modules())
 
 
 def test_bad_sites_fail_fast(tiny_adapter):
     adapter = tiny_adapter("gpt2")
-    with pytest.raises(SiteError, match="layers 0..3"):
-        with adapter.capture([Site("resid_post", 7)]):
-            pass
+    with pytest.raises(SiteError, match="layers 0..3"), adapter.capture([Site("resid_post", 7)]):
+        pass
     with pytest.raises(SiteError, match="unknown site kind"):
         Site.parse("residual[2]")
     assert Site.parse("resid_post[-1]", n_layers=4) == Site("resid_post", 3)

@@ -43,9 +43,8 @@ def _raw_last_layer(adapter, ids):
     from mspgt_bench.models.sites import Site
 
     site = Site("resid_post", adapter.n_layers - 1)
-    with adapter.capture([site]) as acts:
-        with torch.inference_mode():
-            adapter.model(ids)
+    with adapter.capture([site]) as acts, torch.inference_mode():
+        adapter.model(ids)
     return acts[site]
 
 

@@ -40,7 +40,7 @@ def test_uniform_attention_gives_the_hand_values():
     # different lengths, batched together: right padding must not leak into the values
     texts = ["The cat sat on the mat.", "Short one", "A somewhat longer sentence, with a comma or two, here."]
     stimuli = [_stimulus(text, f"s{i}") for i, text in enumerate(texts)]
-    signal, profiles = _run(adapter, stimuli, batch_size=3, max_tokens=64)
+    _, profiles = _run(adapter, stimuli, batch_size=3, max_tokens=64)
     assert set(profiles) == set(METRICS)
     assert profiles["span"].layers.tolist() == [0, 1, 2, 3]
     np.testing.assert_allclose(profiles["span"].depth, [0.125, 0.375, 0.625, 0.875])

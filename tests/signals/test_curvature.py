@@ -49,10 +49,15 @@ def test_embedding_state_of_a_line_and_of_a_reversal():
 
 
 def _reference_curvature(x: torch.Tensor) -> float:
-    """Mean over k of the angle between steps x[k+1]-x[k] and x[k+2]-x[k+1], explicit loop."""
+    """Mean over k of the angle between steps x[k+1]-x[k] and x[k+2]-x[k+1], explicit loop.
+
+    A zero step (a repeated token at the embedding state) has no direction and is skipped.
+    """
     angles = []
     for k in range(x.shape[0] - 2):
         a, b = x[k + 1] - x[k], x[k + 2] - x[k + 1]
+        if a.norm() == 0 or b.norm() == 0:
+            continue
         cos = float(a @ b / (a.norm() * b.norm()))
         angles.append(math.acos(max(-1.0, min(1.0, cos))))
     return float(np.mean(angles))
@@ -60,9 +65,8 @@ def _reference_curvature(x: torch.Tensor) -> float:
 
 def _raw_last_layer(adapter, ids):
     site = Site("resid_post", adapter.n_layers - 1)
-    with adapter.capture([site]) as acts:
-        with torch.inference_mode():
-            adapter.model(ids)
+    with adapter.capture([site]) as acts, torch.inference_mode():
+        adapter.model(ids)
     return acts[site]
 
 

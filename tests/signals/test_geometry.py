@@ -55,9 +55,8 @@ def test_embedding_state_with_every_token_on_one_vector():
 
 def _raw_last_layer(adapter, ids):
     site = Site("resid_post", adapter.n_layers - 1)
-    with adapter.capture([site]) as acts:
-        with torch.inference_mode():
-            adapter.model(ids)
+    with adapter.capture([site]) as acts, torch.inference_mode():
+        adapter.model(ids)
     return acts[site]
 
 
