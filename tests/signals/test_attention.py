@@ -43,7 +43,7 @@ def test_uniform_attention_gives_the_hand_values():
     _, profiles = _run(adapter, stimuli, batch_size=3, max_tokens=64)
     assert set(profiles) == set(METRICS)
     assert profiles["span"].layers.tolist() == [0, 1, 2, 3]
-    np.testing.assert_allclose(profiles["span"].depth, [0.125, 0.375, 0.625, 0.875])
+    np.testing.assert_allclose(profiles["span"].depth, [0.25, 0.5, 0.75, 1.0])
     for row, text in enumerate(texts):
         n = len(text.encode())
         t = np.arange(n)
