@@ -57,11 +57,15 @@ class CleanReference:
         targets[:, :-1] = input_ids[:, 1:]
         self.targets = targets
         self.loss = self._nll(self.log_p)
-        self.class_at = None
+        self.class_at: Tensor | None = None
         if classes is not None:
-            shifted = torch.full_like(classes, -1)
-            shifted[:, :-1] = classes[:, 1:]
-            self.class_at = shifted.to(self.mask.device)
+            self.set_classes(classes)
+
+    def set_classes(self, classes: Tensor) -> None:
+        """Attach token classes (indexed by target position) for the per-class Δloss metrics."""
+        shifted = torch.full_like(classes, -1)
+        shifted[:, :-1] = classes[:, 1:]
+        self.class_at = shifted.to(self.mask.device)
 
     @property
     def loss_by_target(self) -> Tensor:

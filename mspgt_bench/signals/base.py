@@ -75,10 +75,12 @@ def stream_sites(n_layers: int) -> list[Site]:
 
 def masked_token_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Mean over real tokens: ``values [batch, tokens, ...]`` and ``mask [batch, tokens]`` -> ``[batch, ...]``."""
-    weights = mask.to(values.dtype)
-    while weights.dim() < values.dim():
-        weights = weights.unsqueeze(-1)
-    return (values * weights).sum(dim=1) / weights.sum(dim=1).clamp_min(1)
+    keep = mask.bool()
+    while keep.dim() < values.dim():
+        keep = keep.unsqueeze(-1)
+    # where, not multiply: a padded position may hold NaN (e.g. the angle of a zero pad embedding)
+    total = torch.where(keep, values, torch.zeros((), dtype=values.dtype, device=values.device)).sum(dim=1)
+    return total / keep.to(values.dtype).sum(dim=1).clamp_min(1)
 
 
 @dataclass(frozen=True)

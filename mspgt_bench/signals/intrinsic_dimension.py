@@ -26,10 +26,16 @@ initialisation and reduced on shuffled text.
 Cost: each resample recomputes four estimators at ``L+1`` states; the default cap is
 ``n_boot = 200`` resamples (≈ 0.1 s per state and resample for n = 500, d = 576 on two cores).
 Memory: ``4·(L+1)·d`` bytes per stimulus.
+
+Threads: the dadapy estimators call scikit-learn's OpenMP neighbour search while torch's
+OpenMP pool is loaded; on few cores the two runtimes contend and each call on a small cloud
+(n ≲ 100) costs ~40 ms instead of ~1 ms. The OpenMP pools are limited to one thread around
+those calls (threadpoolctl), and restored afterwards.
 """
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any, ClassVar
 
 import numpy as np
@@ -40,6 +46,13 @@ from mspgt_bench.metrics.intrinsic_dimension import gride, participation_ratio, 
 from mspgt_bench.signals.dataset import DatasetSignal
 
 __all__ = ["IntrinsicDimension"]
+
+
+@cache
+def _threadpools():
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
 
 
 class IntrinsicDimension(DatasetSignal):
@@ -79,8 +92,9 @@ class IntrinsicDimension(DatasetSignal):
         data = self.data()
         n1 = self._n1 if self._n1 is not None else self.gride_n1(data.shape[0])
         clouds = torch.from_numpy(data[indices].astype(np.float64)).transpose(0, 1)  # [L+1, n, d]
-        twonn_ids = np.array([twonn(cloud.numpy(), mu_fraction=self.options.mu_fraction) for cloud in clouds])
-        gride_ids = np.array([gride(cloud.numpy(), n1=n1) for cloud in clouds])
+        with _threadpools().limit(limits=1, user_api="openmp"):
+            twonn_ids = np.array([twonn(cloud.numpy(), mu_fraction=self.options.mu_fraction) for cloud in clouds])
+            gride_ids = np.array([gride(cloud.numpy(), n1=n1) for cloud in clouds])
         return {
             "twonn": twonn_ids,
             "gride": gride_ids,

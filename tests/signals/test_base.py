@@ -23,3 +23,8 @@ def test_gather_and_masked_mean():
     assert picked.squeeze(-1).tolist() == [[0.0, 4.0], [6.0, 5.0]]
     mean = masked_token_mean(picked, torch.tensor([[True, True], [True, False]]))
     assert mean.squeeze(-1).tolist() == [2.0, 6.0]
+
+
+def test_masked_mean_ignores_nan_at_padding():
+    values = torch.tensor([[1.0, 3.0, float("nan")]])
+    assert masked_token_mean(values, torch.tensor([[1, 1, 0]])).tolist() == [2.0]

@@ -1,0 +1,34 @@
+"""interventions: causal layer and segment interventions, resumed from cached residuals (MSPGT.md §4).
+
+- :mod:`.resume`: record one clean pass (every layer's input and call arguments) and resume it
+  under residual-stream edits; the hook-based full recompute it must equal.
+- :mod:`.base`: the plugin interface (``Intervention``, ``Condition``, ``BatchContext``).
+- :mod:`.library`: the built-in plugins (deletion, swap, mean/resample ablation, noise,
+  block drop, activation patching, causal tracing).
+- :mod:`.effects`: KL, top-1 agreement, Δloss, Δentropy, Δloss per token class.
+- :mod:`.token_classes`: local / intermediate / global target tokens (MSPGT.md §2).
+- :mod:`.sweep`: ``run_interventions`` → tidy rows with bootstrap intervals over stimuli.
+- :mod:`.figures`: effect per layer with its interval band.
+"""
+
+from __future__ import annotations
+
+from mspgt_bench.interventions.base import BatchContext, Condition, Intervention, TargetOptions
+from mspgt_bench.interventions.library import INTERVENTIONS
+from mspgt_bench.interventions.resume import ResidualCache, Step, count_layer_calls, recompute, record
+from mspgt_bench.interventions.sweep import run_interventions, sweep
+
+__all__ = [
+    "BatchContext",
+    "Condition",
+    "INTERVENTIONS",
+    "Intervention",
+    "ResidualCache",
+    "Step",
+    "TargetOptions",
+    "count_layer_calls",
+    "recompute",
+    "record",
+    "run_interventions",
+    "sweep",
+]
