@@ -44,9 +44,10 @@ def register_detectors(register: Register) -> None:
 @hookimpl
 def register_predictions(register: Register) -> None:
     from mspgt_bench.predictions.contrast import ProfileContrast
+    from mspgt_bench.predictions.cross_model import BoundaryCV
     from mspgt_bench.predictions.segments import BoundaryAgreement, BoundaryPosition, ExtremumInSegment, SegmentCount
 
-    for prediction in (ProfileContrast, SegmentCount, BoundaryPosition, BoundaryAgreement, ExtremumInSegment):
+    for prediction in (ProfileContrast, SegmentCount, BoundaryPosition, BoundaryAgreement, ExtremumInSegment, BoundaryCV):
         register(prediction.name, prediction)
 
 

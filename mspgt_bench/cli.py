@@ -47,6 +47,35 @@ def _parser() -> argparse.ArgumentParser:
     fetch = models_sub.add_parser("fetch", help="download and convert an offline model ahead of time")
     fetch.add_argument("name")
     fetch.add_argument("--force", action="store_true", help="redo it even if already prepared")
+
+    board = sub.add_parser(
+        "leaderboard",
+        help="model x prediction verdicts of one or more runs, grouped by family",
+        description="Exit 0; 1 when a run could not be read (the others are shown); 2 when refused.",
+    )
+    board.add_argument("runs", type=Path, nargs="+", metavar="RUN_DIR")
+    board.add_argument("--format", choices=("md", "html", "csv", "json"), default="md", help="default: md")
+    board.add_argument("--out", type=Path, metavar="FILE", help="write here instead of stdout")
+    board.add_argument("--values", action="store_true", help="show each value and interval (md, html)")
+    board.add_argument("--allow-mixed", action="store_true", help="accept runs of different suites (name, version, hash)")
+
+    diff = sub.add_parser(
+        "diff", help="what changed between two runs", description="Exit 0: no change; 1: changes; 2: a run is unreadable."
+    )
+    diff.add_argument("run_a", type=Path, metavar="RUN_A")
+    diff.add_argument("run_b", type=Path, metavar="RUN_B")
+    diff.add_argument("--format", choices=("md", "json"), default="md", help="default: md")
+    diff.add_argument("--rtol", type=float, default=1e-6, help="relative tolerance of value changes (default 1e-6)")
+    diff.add_argument("--atol", type=float, default=1e-12, help="absolute tolerance of value changes (default 1e-12)")
+
+    publish = sub.add_parser(
+        "publish",
+        help="write a self-contained static site of one or more runs",
+        description="Exit 0; 1 when a run could not be read (the others are published); 2 when refused.",
+    )
+    publish.add_argument("runs", type=Path, nargs="+", metavar="RUN_DIR")
+    publish.add_argument("--out", type=Path, required=True, metavar="SITE_DIR")
+    publish.add_argument("--allow-mixed", action="store_true", help="accept runs of different suites (name, version, hash)")
     return parser
 
 
@@ -58,7 +87,16 @@ def main(argv: list[str] | None = None) -> int:
 
         console.print(__version__)
         return 0
-    handlers = {"run": _run, "validate": _validate, "plugins": _plugins, "list": _list, "models": _models}
+    handlers = {
+        "run": _run,
+        "validate": _validate,
+        "plugins": _plugins,
+        "list": _list,
+        "models": _models,
+        "leaderboard": _leaderboard,
+        "diff": _diff,
+        "publish": _publish,
+    }
     if args.command is None:
         _parser().print_help()
         return 2
@@ -163,6 +201,24 @@ def _models(args: argparse.Namespace, console: Console) -> int:
         return 1
     console.print(f"[green]ready[/]: {args.name} -> {path}")
     return 0
+
+
+def _leaderboard(args: argparse.Namespace, console: Console) -> int:
+    from mspgt_bench.leaderboard.commands import leaderboard
+
+    return leaderboard(args.runs, args.format, args.out, values=args.values, allow_mixed=args.allow_mixed)
+
+
+def _diff(args: argparse.Namespace, console: Console) -> int:
+    from mspgt_bench.leaderboard.commands import diff
+
+    return diff(args.run_a, args.run_b, args.format, rtol=args.rtol, atol=args.atol)
+
+
+def _publish(args: argparse.Namespace, console: Console) -> int:
+    from mspgt_bench.leaderboard.commands import publish_site
+
+    return publish_site(args.runs, args.out, allow_mixed=args.allow_mixed)
 
 
 if __name__ == "__main__":

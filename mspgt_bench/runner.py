@@ -26,13 +26,13 @@ from mspgt_bench.capture import capture_pass
 from mspgt_bench.detectors.plugins import Detection
 from mspgt_bench.models.base import ModelAdapter
 from mspgt_bench.plugins import registry
-from mspgt_bench.predictions.base import Outcome, PredictionContext
+from mspgt_bench.predictions.base import CrossModelPrediction, Outcome, PredictionContext
 from mspgt_bench.results import SCHEMA_VERSION, load_profiles, save_profiles, write_json
 from mspgt_bench.signals.base import BootstrapConfig, Profile
 from mspgt_bench.stimuli.base import Stimulus
 from mspgt_bench.stimuli.perturb import token_shuffle
 from mspgt_bench.suite.loader import LoadedSuite
-from mspgt_bench.suite.schema import ModelSpec
+from mspgt_bench.suite.schema import ModelSpec, PredictionSpec
 
 TRAINED = "trained"
 CONTROLS = ("random_weights", "shuffled_tokens")
@@ -72,6 +72,7 @@ class ConditionResult:
     outcomes: dict[str, Outcome]
     meta: dict[str, Any]
     detections: list[Detection] = field(default_factory=list)
+    context: PredictionContext | None = None
 
 
 @dataclass
@@ -209,8 +210,9 @@ def _run_model(
             detections, failures = _detect(loaded, profiles, meta, boot)
             if failures:
                 meta = {**meta, "detector_errors": failures}
-            outcomes = _predict(loaded, model, condition, profiles, detections, meta, boot)
-            out.append(ConditionResult(model, condition, profiles, outcomes, meta, list(detections.values())))
+            context = _context(model, condition, profiles, detections, meta, boot)
+            outcomes = _predict(loaded, context)
+            out.append(ConditionResult(model, condition, profiles, outcomes, meta, list(detections.values()), context))
     finally:
         for adapter in adapters.values():
             adapter.close()
@@ -267,7 +269,7 @@ def _profile(
 
 def _errored(model: ResolvedModel, condition: str, loaded: LoadedSuite, exc: Exception) -> ConditionResult:
     reason = f"{type(exc).__name__}: {exc}"
-    outcomes = {p.id: Outcome("ERROR", reason=reason) for p in loaded.suite.predictions}
+    outcomes = {p.id: Outcome("ERROR", reason=reason) for p in loaded.suite.predictions if not _is_cross_model(p)}
     meta = {"error": reason, "traceback": traceback.format_exc()}
     return ConditionResult(model, condition, [], outcomes, meta)
 
@@ -288,23 +290,27 @@ def _detect(
     return detections, failures
 
 
-def _predict(
-    loaded: LoadedSuite,
+def _context(
     model: ResolvedModel,
     condition: str,
     profiles: list[Profile],
     detections: dict[str, Detection],
     meta: dict[str, Any],
     boot: BootstrapConfig,
-) -> dict[str, Outcome]:
+) -> PredictionContext:
     by_key = {f"{p.signal}.{p.metric}": p for p in profiles}
     n_layers = meta.get("provenance", {}).get("n_layers", 0)
-    ctx = PredictionContext(
+    return PredictionContext(
         model.name, model.family or "unknown", condition, n_layers, by_key, boot, detections,
         meta.get("detector_errors", {}),
     )
+
+
+def _predict(loaded: LoadedSuite, ctx: PredictionContext) -> dict[str, Outcome]:
     outcomes = {}
     for spec in loaded.suite.predictions:
+        if _is_cross_model(spec):
+            continue
         try:
             prediction = registry("predictions").get(spec.name)(spec)
             outcomes[spec.id] = prediction.evaluate(ctx)
@@ -313,46 +319,89 @@ def _predict(
     return outcomes
 
 
+@dataclass
+class Cell:
+    """One verdict: a prediction's outcome for one model (or one family group) under one condition."""
+
+    model: str
+    family: str | None
+    size: str | None
+    provenance: dict[str, Any]
+    condition: str
+    spec: PredictionSpec
+    outcome: Outcome
+
+
+def _cells(loaded: LoadedSuite, results: list[ConditionResult]) -> list[Cell]:
+    """Per-model cells, then the cross-model predictions evaluated on every condition's models."""
+    cells = [
+        Cell(r.model.name, r.model.family, r.model.size, r.meta.get("provenance", {}), r.condition, spec, r.outcomes[spec.id])
+        for r in results
+        for spec in loaded.suite.predictions
+        if spec.id in r.outcomes
+    ]
+    for spec in loaded.suite.predictions:
+        if not _is_cross_model(spec):
+            continue
+        for condition in dict.fromkeys(r.condition for r in results):
+            contexts = [r.context for r in results if r.condition == condition and r.context is not None]
+            for group, outcome in _evaluate_cross_model(spec, contexts).items():
+                cells.append(Cell(f"family:{group}", group, None, {}, condition, spec, outcome))
+    return cells
+
+
+def _is_cross_model(spec: PredictionSpec) -> bool:
+    prediction = registry("predictions").get(spec.name)
+    return issubclass(prediction, CrossModelPrediction)
+
+
+def _evaluate_cross_model(spec: PredictionSpec, contexts: list[PredictionContext]) -> dict[str, Outcome]:
+    try:
+        return registry("predictions").get(spec.name)(spec).evaluate_many(contexts)
+    except Exception as exc:  # a raising plugin is an ERROR cell, never a crashed run
+        return {"all": Outcome("ERROR", reason=f"{type(exc).__name__}: {exc}")}
+
+
 def _verdict_rows(loaded: LoadedSuite, results: list[ConditionResult], seed: int) -> list[dict[str, Any]]:
     suite = loaded.suite
-    controls_of: dict[str, dict[str, dict[str, Outcome]]] = {}
-    for r in results:
-        if r.condition != TRAINED:
-            controls_of.setdefault(r.model.name, {})[r.condition] = r.outcomes
+    cells = _cells(loaded, results)
+    controls_of: dict[tuple[str, str], dict[str, str]] = {}
+    for cell in cells:
+        if cell.condition != TRAINED:
+            controls_of.setdefault((cell.model, cell.spec.id), {})[cell.condition] = cell.outcome.status
     rows = []
-    for r in results:
-        provenance = r.meta.get("provenance", {})
-        for spec in suite.predictions:
-            outcome = r.outcomes[spec.id]
-            row = {
-                "model": r.model.name,
-                "family": r.model.family,
-                "size": r.model.size,
-                "backend": provenance.get("backend", r.model.adapter),
-                "dtype": provenance.get("dtype"),
-                "condition": r.condition,
-                "suite": suite.suite.name,
-                "suite_version": suite.suite.version,
-                "suite_sha256": loaded.sha256,
-                "prediction": spec.id,
-                "prediction_plugin": spec.name,
-                "statistic": spec.statistic,
-                "value": outcome.value,
-                "ci_low": outcome.ci_low,
-                "ci_high": outcome.ci_high,
-                "confidence": spec.confidence,
-                "threshold": spec.threshold,
-                "direction": spec.direction,
-                "n": outcome.n,
-                "status": outcome.status,
-                "reason": outcome.reason,
-                "seed": seed,
-            }
-            if r.condition == TRAINED:
-                controls = {c: o[spec.id].status for c, o in controls_of.get(r.model.name, {}).items()}
-                row["controls"] = controls
-                row["non_discriminative"] = outcome.status == "PASS" and "PASS" in controls.values()
-            rows.append(row)
+    for cell in cells:
+        spec, outcome = cell.spec, cell.outcome
+        row = {
+            "model": cell.model,
+            "family": cell.family,
+            "size": cell.size,
+            "backend": cell.provenance.get("backend"),
+            "dtype": cell.provenance.get("dtype"),
+            "condition": cell.condition,
+            "suite": suite.suite.name,
+            "suite_version": suite.suite.version,
+            "suite_sha256": loaded.sha256,
+            "prediction": spec.id,
+            "prediction_plugin": spec.name,
+            "statistic": spec.statistic,
+            "value": outcome.value,
+            "ci_low": outcome.ci_low,
+            "ci_high": outcome.ci_high,
+            "confidence": spec.confidence,
+            "threshold": spec.threshold,
+            "direction": spec.direction,
+            "n": outcome.n,
+            "status": outcome.status,
+            "reason": outcome.reason,
+            "details": outcome.details,
+            "seed": seed,
+        }
+        if cell.condition == TRAINED:
+            controls = controls_of.get((cell.model, spec.id), {})
+            row["controls"] = controls
+            row["non_discriminative"] = outcome.status == "PASS" and "PASS" in controls.values()
+        rows.append(row)
     return rows
 
 

@@ -68,3 +68,20 @@ def test_an_unloadable_model_is_an_error_row(write_suite, minimal_suite, tmp_pat
     statuses = {row["model"]: row["status"] for row in result.verdict_rows}
     assert statuses["/nonexistent/model-folder"] == "ERROR"
     assert statuses["tiny-llama"] != "ERROR"
+
+
+def test_cross_model_prediction_rows_per_family(write_suite, minimal_suite, tmp_path):
+    suite = minimal_suite(
+        models=[{"name": "tiny-llama", "family": "A"}, {"name": "tiny-qwen2", "family": "A"}, {"name": "tiny-gpt2"}],
+        detectors=[{"name": "changepoint", "id": "det", "options": {"profiles": {"angular_distance.angular_all": 1.0}, "n_boot": 20}}],
+    )
+    suite["predictions"] = [
+        {"id": f"P5-{family}", "name": "boundary_cv", "statistic": "boundary_cv", "threshold": 0.1, "direction": "less",
+         "options": {"family": family, "detector": "det", "n_boundaries": 1, "min_models": 2, "n_boot": 20}}
+        for family in ("A", "gpt2")
+    ]
+    result = _run(write_suite(suite), tmp_path / "run")
+    rows = {row["prediction"]: row for row in result.verdict_rows}
+    assert rows["P5-A"]["model"] == "family:A" and rows["P5-A"]["n"] == 2
+    assert rows["P5-A"]["status"] in {"PASS", "FAIL", "INCONCLUSIVE"}
+    assert rows["P5-gpt2"]["status"] == "SKIP" and "needs at least 2 models" in rows["P5-gpt2"]["reason"]

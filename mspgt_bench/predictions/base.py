@@ -120,3 +120,18 @@ class Prediction(ABC):
         """An outcome whose status follows from the interval and the spec's threshold."""
         status = decide(lo, hi, self.spec.threshold, self.spec.direction)
         return Outcome(status, float(value), float(lo), float(hi), n, details=details)
+
+
+class CrossModelPrediction(Prediction):
+    """A prediction about several models at once (MSPGT P5, P6), grouped by family label.
+
+    ``evaluate`` is not used; the runner calls ``evaluate_many`` once per condition with the
+    contexts of every model that ran, and writes one verdict row per returned group.
+    """
+
+    def evaluate(self, ctx: PredictionContext) -> Outcome:
+        raise TypeError(f"{self.name} is a cross-model prediction; the runner calls evaluate_many")
+
+    @abstractmethod
+    def evaluate_many(self, contexts: list[PredictionContext]) -> dict[str, Outcome]:
+        """Outcome per group (usually per family) from the contexts of several models."""

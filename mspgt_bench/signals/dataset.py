@@ -74,7 +74,7 @@ from mspgt_bench.signals.base import (
 from mspgt_bench.stats.bootstrap import resample_indices
 from mspgt_bench.suite.schema import Strict
 
-__all__ = ["DatasetSignal", "pool_stream"]
+__all__ = ["DatasetSignal", "pool_stream", "resample_weights", "distinct_rows"]
 
 Pooling = Literal["last", "mean"]
 
@@ -95,6 +95,28 @@ def pool_stream(captured: CapturedBatch, token: Pooling = "last", mean_skip_firs
     else:
         raise ValueError(f"token must be 'last' or 'mean', got {token!r}")
     return torch.stack([p.float() for p in pooled], dim=1).detach().cpu()
+
+
+def resample_weights(indices: np.ndarray) -> tuple[np.ndarray, torch.Tensor]:
+    """The distinct rows of a resample and how often each is drawn: ``(unique [m], counts [m] float64)``."""
+    unique, counts = np.unique(np.asarray(indices), return_counts=True)
+    return unique, torch.from_numpy(counts.astype(np.float64))
+
+
+def distinct_rows(x: torch.Tensor, indices: np.ndarray, center: bool = False) -> torch.Tensor:
+    """``[..., m, d]``: one row ``√c_j (x_j − μ)`` per distinct index ``j`` of ``indices`` (drawn ``c_j`` times).
+
+    ``x [..., n, d]`` (any float dtype; the result is float64); ``μ`` is the count-weighted mean when ``center`` else 0. Its Gram has the
+    same non-zero eigenvalues, and the matrix the same non-zero singular values, as the
+    resampled matrix ``x[..., indices, :]`` (centred over its rows when ``center``), because
+    both have the scatter matrix ``Σ_j c_j (x_j − μ)(x_j − μ)ᵀ``: a resample of ``n`` rows is
+    computed on its ~0.63·n distinct rows.
+    """
+    unique, counts = resample_weights(indices)
+    rows = x[..., torch.from_numpy(unique), :].to(torch.float64)
+    if center:
+        rows = rows - (counts[:, None] * rows).sum(dim=-2, keepdim=True) / counts.sum()
+    return rows * counts.sqrt()[:, None]
 
 
 class DatasetSignal(Signal):
@@ -164,6 +186,10 @@ class DatasetSignal(Signal):
     def states_at(self, indices: np.ndarray, point: int) -> torch.Tensor:
         """``[len(indices), ...]`` float64 tensor of the stored states of rows ``indices`` at stream point ``point``."""
         return torch.from_numpy(self.data()[indices, point].astype(np.float64))
+
+    def by_point(self) -> torch.Tensor:
+        """``[n_points, n_stimuli, ...]`` float32 view of :meth:`data` (no copy) for default ``[L+1, d]`` states."""
+        return torch.from_numpy(self.data()).transpose(0, 1)
 
     # -- the statistic --------------------------------------------------------------------
     @abstractmethod

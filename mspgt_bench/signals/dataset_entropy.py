@@ -17,13 +17,17 @@ divides the entropy by ``log n`` (``"log_n"``) or by the log of the numerical ra
 compare models at equal ``n``). One log base (e) throughout; eigenvalues always, never the
 α = 2 Frobenius shortcut (see :mod:`mspgt_bench.metrics.matrix_entropy`).
 
-Bootstrap: resampled stimuli repeat rows of ``Z``; the statistic is recomputed on the
-resampled matrix (repeats included). Cost per resample: one batched SVD of ``[L+1, n, d]``
-for each metric; default cap ``n_boot = 200``. Memory: ``4·(L+1)·d`` bytes per stimulus.
+Bootstrap: resampled stimuli repeat rows of ``Z``; the statistic is that of the resampled
+matrix, repeats included. It is computed exactly on the distinct rows weighted by
+``√count`` (:func:`~mspgt_bench.signals.dataset.distinct_rows`: same singular values), which
+makes a resample ~2.5× cheaper. Cost per resample: two batched SVDs of ``[L+1, ~0.63·n, d]``;
+default cap ``n_boot = 200``. Memory: ``4·(L+1)·d`` bytes per stimulus. ``normalize="log_n"``
+divides by the log of the resample size ``n``.
 """
 
 from __future__ import annotations
 
+import math
 from typing import ClassVar, Literal
 
 import numpy as np
@@ -31,7 +35,7 @@ import torch
 from pydantic import Field
 
 from mspgt_bench.metrics.matrix_entropy import effective_rank, matrix_entropy
-from mspgt_bench.signals.dataset import DatasetSignal
+from mspgt_bench.signals.dataset import DatasetSignal, distinct_rows
 
 __all__ = ["DatasetEntropy"]
 
@@ -47,8 +51,10 @@ class DatasetEntropy(DatasetSignal):
         )
 
     def statistic(self, indices: np.ndarray) -> dict[str, np.ndarray]:
-        z = torch.from_numpy(self.data()[indices].astype(np.float64)).transpose(0, 1)  # [L+1, n, d]
-        return {
-            "entropy": matrix_entropy(z, alpha=1.0, normalize=self.options.normalize, center=self.options.center).numpy(),
-            "effective_rank": effective_rank(z, center=self.options.center).numpy(),
-        }
+        z = distinct_rows(self.by_point(), indices, center=self.options.center)  # [L+1, m, d], already centred
+        normalize = self.options.normalize
+        entropy = matrix_entropy(z, alpha=1.0, normalize="log_rank" if normalize == "log_rank" else None)
+        if normalize == "log_n":
+            n = len(indices)
+            entropy = entropy / math.log(n) if n > 1 else torch.zeros_like(entropy)
+        return {"entropy": entropy.numpy(), "effective_rank": effective_rank(z).numpy()}

@@ -13,7 +13,11 @@ The nonlinear estimators work on the *unique* rows of ``X_l`` (exact duplicates 
 neighbour distances): a bootstrap resample, which repeats about 37% of the stimuli, is
 estimated on its ~63% distinct stimuli, so its TwoNN/GRIDE value has the variability of a
 smaller sample; the interval is conservative rather than optimistic. PCA and the
-participation ratio see the repeats as weights.
+participation ratio see the repeats as weights: they are computed from the covariance spectrum
+of the resampled cloud, obtained exactly from its distinct rows weighted by ``√count``
+(:func:`~mspgt_bench.signals.dataset.distinct_rows`), with the formulas of
+:func:`~mspgt_bench.metrics.intrinsic_dimension.pca_dimension` and
+:func:`~mspgt_bench.metrics.intrinsic_dimension.participation_ratio` (tests check agreement).
 
 GRIDE scale: ``n1 = gride_n1`` (a power of two) lowered once, before bootstrapping, to the
 largest power of two with ``2·n1 ≤ ⌊n/2⌋ − 1`` so that the full sample and every resample
@@ -42,10 +46,10 @@ import numpy as np
 import torch
 from pydantic import Field, field_validator
 
-from mspgt_bench.metrics.intrinsic_dimension import gride, participation_ratio, pca_dimension, twonn
-from mspgt_bench.signals.dataset import DatasetSignal
+from mspgt_bench.metrics.intrinsic_dimension import gride, twonn
+from mspgt_bench.signals.dataset import DatasetSignal, distinct_rows
 
-__all__ = ["IntrinsicDimension"]
+__all__ = ["IntrinsicDimension", "linear_dimensions"]
 
 
 @cache
@@ -91,13 +95,26 @@ class IntrinsicDimension(DatasetSignal):
     def statistic(self, indices: np.ndarray) -> dict[str, np.ndarray]:
         data = self.data()
         n1 = self._n1 if self._n1 is not None else self.gride_n1(data.shape[0])
-        clouds = torch.from_numpy(data[indices].astype(np.float64)).transpose(0, 1)  # [L+1, n, d]
+        # the nonlinear estimators drop repeated rows anyway: give them the distinct stimuli only
+        clouds = data[np.unique(indices)].astype(np.float64).transpose(1, 0, 2)  # [L+1, m, d]
         with _threadpools().limit(limits=1, user_api="openmp"):
-            twonn_ids = np.array([twonn(cloud.numpy(), mu_fraction=self.options.mu_fraction) for cloud in clouds])
-            gride_ids = np.array([gride(cloud.numpy(), n1=n1) for cloud in clouds])
-        return {
-            "twonn": twonn_ids,
-            "gride": gride_ids,
-            "pca99": pca_dimension(clouds, 0.99).double().numpy(),
-            "participation_ratio": participation_ratio(clouds).numpy(),
-        }
+            twonn_ids = np.array([twonn(cloud, mu_fraction=self.options.mu_fraction) for cloud in clouds])
+            gride_ids = np.array([gride(cloud, n1=n1) for cloud in clouds])
+        pca, ratio = linear_dimensions(distinct_rows(self.by_point(), indices, center=True))
+        return {"twonn": twonn_ids, "gride": gride_ids, "pca99": pca.numpy(), "participation_ratio": ratio.numpy()}
+
+
+def linear_dimensions(rows: torch.Tensor, variance: float = 0.99) -> tuple[torch.Tensor, torch.Tensor]:
+    """PCA dimension and participation ratio of the scatter ``rowsᵀ rows`` of ``rows [..., m, d]`` (no centring).
+
+    Same formulas as :func:`~mspgt_bench.metrics.intrinsic_dimension.pca_dimension` (smallest
+    ``k`` with ``Σ_{i≤k} λ_i / Σλ ≥ variance``, relative tolerance 1e-9, 0 for constant data) and
+    :func:`~mspgt_bench.metrics.intrinsic_dimension.participation_ratio` (``(Σλ)² / Σλ²``);
+    both are scale-free, so the ``1/(n−1)`` of the covariance is left out.
+    """
+    lam = torch.linalg.svdvals(rows) ** 2
+    total = lam.sum(dim=-1, keepdim=True)
+    frac = torch.cumsum(lam, dim=-1) / total.clamp_min(1e-300)
+    k = (frac < variance - 1e-9).sum(dim=-1) + 1
+    pca = torch.where(total.squeeze(-1) > 0, k, torch.zeros_like(k)).double()
+    return pca, total.squeeze(-1) ** 2 / (lam**2).sum(dim=-1)
