@@ -51,16 +51,17 @@ def _parser() -> argparse.ArgumentParser:
     board = sub.add_parser(
         "leaderboard",
         help="model x prediction verdicts of one or more runs, grouped by family",
-        description="Exit 0; 1 when a run could not be read (the others are shown); 2 when refused.",
+        description="Exit 0; 1 when a run is unreadable (the others are shown); 2 when refused or none is readable.",
     )
     board.add_argument("runs", type=Path, nargs="+", metavar="RUN_DIR")
     board.add_argument("--format", choices=("md", "html", "csv", "json"), default="md", help="default: md")
     board.add_argument("--out", type=Path, metavar="FILE", help="write here instead of stdout")
     board.add_argument("--values", action="store_true", help="show each value and interval (md, html)")
-    board.add_argument("--allow-mixed", action="store_true", help="accept runs of different suites (name, version, hash)")
+    mixed_help = "accept runs of different suites (name, version or hash)"
+    board.add_argument("--allow-mixed", action="store_true", help=mixed_help)
 
     diff = sub.add_parser(
-        "diff", help="what changed between two runs", description="Exit 0: no change; 1: changes; 2: a run is unreadable."
+        "diff", help="what changed between two runs", description="Exit 0: no change; 1: changes; 2: unreadable run."
     )
     diff.add_argument("run_a", type=Path, metavar="RUN_A")
     diff.add_argument("run_b", type=Path, metavar="RUN_B")
@@ -71,11 +72,11 @@ def _parser() -> argparse.ArgumentParser:
     publish = sub.add_parser(
         "publish",
         help="write a self-contained static site of one or more runs",
-        description="Exit 0; 1 when a run could not be read (the others are published); 2 when refused.",
+        description="Exit 0; 1 when a run is unreadable (the rest are published); 2 when refused or none is readable.",
     )
     publish.add_argument("runs", type=Path, nargs="+", metavar="RUN_DIR")
     publish.add_argument("--out", type=Path, required=True, metavar="SITE_DIR")
-    publish.add_argument("--allow-mixed", action="store_true", help="accept runs of different suites (name, version, hash)")
+    publish.add_argument("--allow-mixed", action="store_true", help=mixed_help)
     return parser
 
 

@@ -210,6 +210,8 @@ def load_results(path: str | Path) -> ResultsDocument:
     or content that does not match the schema.
     """
     path = Path(path)
+    if not path.exists():
+        raise ResultsError(path, "does not exist; give a run directory of `mspgt-bench run` or its results.json")
     if path.is_dir():
         path = path / "results.json"
     try:

@@ -179,5 +179,5 @@ class Intervention:
         out = {}
         for condition in self.conditions():
             resid = ctx.clean.resume(condition.build(ctx))
-            out[condition.label] = ctx.reference.compare(ctx.clean.logits(resid))
+            out[condition.label] = ctx.reference.compare_resid(resid)
         return out

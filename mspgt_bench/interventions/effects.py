@@ -1,7 +1,8 @@
 """Effect metrics of an intervention against the un-intervened model on the same stimuli.
 
-Per stimulus (so intervals can be bootstrapped over stimuli), with ``p`` the clean and ``q`` the
-intervened next-token distribution at position ``t`` and ``x_{t+1}`` the actual next token:
+Per stimulus (so intervals can be bootstrapped over stimuli), with ``p = softmax(z_c)`` the
+clean and ``q = softmax(z)`` the intervened next-token distribution at position ``t`` and
+``x_{t+1}`` the actual next token:
 
 - ``kl``: ``KL(p ‖ q) = Σ_v p_v (log p_v − log q_v)`` in nats, mean over the stimulus' real positions;
 - ``top1_agreement``: fraction of real positions where ``argmax q = argmax p`` (Lad et al. 2024's
@@ -12,10 +13,17 @@ intervened next-token distribution at position ``t`` and ``x_{t+1}`` the actual 
   that token class (see :mod:`mspgt_bench.interventions.token_classes`); NaN for a stimulus with
   no target of the class.
 
-All in float32 from ``log_softmax`` (never ``log(softmax)``).
+Numerics (float32, nats): with ``d = z − z_c`` and ``lse`` the log-sum-exp,
+``KL = (lse(z) − lse(z_c)) − Σ_v p_v d_v`` (exact algebra: ``log p − log q = lse(z) − lse(z_c) − d``),
+so identical logits give exactly 0 and small perturbations keep their relative precision;
+``H(q) = lse(z) − Σ_v q_v z_v``; ``−log q(x) = lse(z) − z_x``. The vocabulary-sized work
+(unembedding included, via :meth:`CleanReference.compare_resid`) runs over chunks of positions,
+so no ``[batch, tokens, vocab]`` tensor is ever allocated per condition.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import torch
 from torch import Tensor
@@ -28,74 +36,119 @@ BASE_METRICS = ("kl", "top1_agreement", "delta_loss", "delta_entropy")
 CLASS_METRICS = tuple(f"delta_loss_{name}" for name in CLASS_NAMES)
 METRICS = BASE_METRICS + CLASS_METRICS
 
-
-def _masked_mean(values: Tensor, mask: Tensor) -> Tensor:
-    """Mean over the token axis of ``values [batch, tokens]`` where ``mask``; NaN for an empty row."""
-    weights = mask.to(values.dtype)
-    count = weights.sum(dim=1)
-    total = (values * weights).nan_to_num(0.0).sum(dim=1)
-    return torch.where(count > 0, total / count.clamp_min(1), torch.full_like(total, float("nan")))
+ToLogits = Callable[[Tensor], Tensor]
 
 
 class CleanReference:
-    """The clean model's quantities on one batch, computed once and shared by every condition.
+    """The clean model's next-token quantities on one batch, computed once and shared by every condition.
 
-    ``classes`` (optional) is ``[batch, tokens]`` indexed by *target* position ``j`` (the token
-    predicted at ``j−1``), as :class:`TokenClasses` gives it.
+    Only real (non-padding) positions are kept, flattened to rows. ``logits`` is either the clean
+    logits ``[batch, tokens, vocab]`` or, with ``to_logits`` given, the clean final residual
+    ``[batch, tokens, d]`` (unembedded chunk by chunk).
     """
 
-    def __init__(self, logits: Tensor, input_ids: Tensor, attention_mask: Tensor, classes: Tensor | None = None) -> None:
-        self.log_p = torch.log_softmax(logits.float(), dim=-1)
-        self.p = self.log_p.exp()
-        self.top1 = self.log_p.argmax(dim=-1)
-        self.entropy = self._entropy(self.log_p)
+    def __init__(
+        self,
+        logits: Tensor,
+        input_ids: Tensor,
+        attention_mask: Tensor,
+        classes: Tensor | None = None,
+        *,
+        to_logits: ToLogits | None = None,
+        chunk: int = 64,
+    ) -> None:
+        self.to_logits = to_logits
+        self.chunk = chunk
         self.mask = attention_mask.bool()
+        self.shape = tuple(self.mask.shape)
+        self.row_of = self.mask.nonzero()[:, 0]  # batch row of each kept position
         next_real = torch.zeros_like(self.mask)
         next_real[:, :-1] = self.mask[:, 1:]
-        self.target_mask = self.mask & next_real
         targets = torch.zeros_like(input_ids)
         targets[:, :-1] = input_ids[:, 1:]
-        self.targets = targets
-        self.loss = self._nll(self.log_p)
+        self.has_target = (self.mask & next_real)[self.mask]
+        self.target = targets[self.mask]
+        self.n_positions = torch.bincount(self.row_of, minlength=self.shape[0]).double()
+        self.n_targets = torch.bincount(self.row_of, weights=self.has_target.double(), minlength=self.shape[0])
+        z_parts, p_parts, lse, top1, entropy, nll = [], [], [], [], [], []
+        for rows, z in self._chunks(logits, to_logits is not None):
+            lse_z = torch.logsumexp(z, dim=-1)
+            p = torch.softmax(z, dim=-1)
+            z_parts.append(z)
+            p_parts.append(p)
+            lse.append(lse_z)
+            top1.append(z.argmax(dim=-1))
+            entropy.append(lse_z - torch.linalg.vecdot(p, z))
+            nll.append(lse_z - z.gather(-1, self.target[rows, None]).squeeze(-1))
+        self.z = torch.cat(z_parts)
+        self.p = torch.cat(p_parts)
+        self.lse = torch.cat(lse)
+        self.top1 = torch.cat(top1)
+        self.entropy = torch.cat(entropy)
+        self.nll = torch.cat(nll)
         self.class_at: Tensor | None = None
         if classes is not None:
             self.set_classes(classes)
 
+    def _chunks(self, values: Tensor, is_resid: bool):
+        flat = values[self.mask]
+        for start in range(0, flat.shape[0], self.chunk):
+            rows = slice(start, start + self.chunk)
+            part = flat[rows]
+            yield rows, (self.to_logits(part) if is_resid else part).float()
+
     def set_classes(self, classes: Tensor) -> None:
-        """Attach token classes (indexed by target position) for the per-class Δloss metrics."""
+        """Attach token classes (``[batch, tokens]``, indexed by target position) for Δloss per class."""
         shifted = torch.full_like(classes, -1)
         shifted[:, :-1] = classes[:, 1:]
-        self.class_at = shifted.to(self.mask.device)
+        self.class_at = shifted.to(self.mask.device)[self.mask]
 
     @property
     def loss_by_target(self) -> Tensor:
-        """``[batch, tokens]`` clean loss of the token at ``j`` (NaN at ``j = 0`` and padding)."""
-        out = torch.full(self.loss.shape, float("nan"))
-        out[:, 1:] = torch.where(self.target_mask[:, :-1], self.loss[:, :-1], torch.full_like(self.loss[:, :-1], float("nan"))).cpu()
+        """``[batch, tokens]`` clean loss of the token at ``j`` (NaN at ``j = 0`` and where undefined)."""
+        by_position = torch.full(self.shape, float("nan"))
+        by_position[self.mask.cpu()] = torch.where(self.has_target, self.nll, torch.nan).cpu()
+        out = torch.full(self.shape, float("nan"))
+        out[:, 1:] = by_position[:, :-1]
         return out
 
-    @staticmethod
-    def _entropy(log_p: Tensor) -> Tensor:
-        p = log_p.exp()
-        return -torch.where(p > 0, p * log_p, torch.zeros((), dtype=p.dtype)).sum(dim=-1)
-
-    def _nll(self, log_q: Tensor) -> Tensor:
-        return -log_q.gather(-1, self.targets.unsqueeze(-1)).squeeze(-1)
+    def _per_stimulus(self, values: Tensor, weights: Tensor) -> Tensor:
+        total = torch.zeros(self.shape[0], dtype=torch.float64).index_add_(0, self.row_of, (values * weights).double())
+        count = torch.zeros(self.shape[0], dtype=torch.float64).index_add_(0, self.row_of, weights.double())
+        return torch.where(count > 0, total / count.clamp_min(1), torch.full_like(total, float("nan")))
 
     @torch.inference_mode()
     def compare(self, logits: Tensor) -> dict[str, Tensor]:
-        """Every metric of :data:`METRICS` for intervened ``logits [batch, tokens, vocab]``, per row."""
-        log_q = torch.log_softmax(logits.float(), dim=-1)
-        terms = torch.where(self.p > 0, self.p * (self.log_p - log_q), torch.zeros((), dtype=log_q.dtype))
-        kl = terms.sum(dim=-1).clamp_min(0.0)
+        """Every metric of :data:`METRICS`, per batch row, for intervened ``logits [batch, tokens, vocab]``."""
+        return self._compare(logits, False)
+
+    @torch.inference_mode()
+    def compare_resid(self, resid: Tensor) -> dict[str, Tensor]:
+        """As :meth:`compare`, from the intervened final residual (unembedded chunk by chunk)."""
+        if self.to_logits is None:
+            raise ValueError("compare_resid needs a CleanReference built with to_logits")
+        return self._compare(resid, True)
+
+    def _compare(self, values: Tensor, is_resid: bool) -> dict[str, Tensor]:
+        kl, agree, dent, dnll = [], [], [], []
+        for rows, z in self._chunks(values, is_resid):
+            lse_z = torch.logsumexp(z, dim=-1)
+            d = z - self.z[rows]
+            kl.append(((lse_z - self.lse[rows]) - torch.linalg.vecdot(self.p[rows], d)).clamp_min(0.0))
+            agree.append((z.argmax(dim=-1) == self.top1[rows]).float())
+            q = torch.softmax(z, dim=-1)
+            dent.append(lse_z - torch.linalg.vecdot(q, z) - self.entropy[rows])
+            dnll.append(lse_z - z.gather(-1, self.target[rows, None]).squeeze(-1) - self.nll[rows])
+        ones = torch.ones(len(self.row_of))
+        has_target = self.has_target.float()
+        dnll_all = torch.cat(dnll)
         out = {
-            "kl": _masked_mean(kl, self.mask),
-            "top1_agreement": _masked_mean((log_q.argmax(dim=-1) == self.top1).float(), self.mask),
-            "delta_entropy": _masked_mean(self._entropy(log_q) - self.entropy, self.mask),
+            "kl": self._per_stimulus(torch.cat(kl), ones),
+            "top1_agreement": self._per_stimulus(torch.cat(agree), ones),
+            "delta_loss": self._per_stimulus(dnll_all, has_target),
+            "delta_entropy": self._per_stimulus(torch.cat(dent), ones),
         }
-        dloss = self._nll(log_q) - self.loss
-        out["delta_loss"] = _masked_mean(dloss, self.target_mask)
         if self.class_at is not None:
             for index, name in enumerate(CLASS_NAMES):
-                out[f"delta_loss_{name}"] = _masked_mean(dloss, self.target_mask & (self.class_at == index))
+                out[f"delta_loss_{name}"] = self._per_stimulus(dnll_all, has_target * (self.class_at == index).float())
         return {name: value.cpu() for name, value in out.items()}

@@ -438,10 +438,9 @@ class ActivationPatching(Intervention):
             return record(ctx.adapter, input_ids=corrupted, attention_mask=mask)
 
     def evaluate(self, ctx: BatchContext) -> dict[str, dict[str, Tensor]]:
-        assert ctx.reference is not None
         rows = torch.arange(len(ctx.lengths))
         last = torch.tensor(ctx.lengths) - 1
-        clean_logp = ctx.reference.log_p[rows, last]
+        clean_logp = torch.log_softmax(ctx.adapter.logits_from_resid(ctx.clean.states[-1][rows, last]).float(), dim=-1)
         target = clean_logp.argmax(dim=-1)
         p_clean = clean_logp[rows, target].exp()
         span = self.spans(ctx)

@@ -140,7 +140,9 @@ def sweep(
         sentence = _sentence_tensor(batch, rows, offsets)
         ctx = BatchContext(adapter, batch, clean, rows, sentence=sentence)
         if with_reference:
-            reference = CleanReference(clean.logits(), batch.input_ids, batch.attention_mask)
+            reference = CleanReference(
+                clean.states[-1], batch.input_ids, batch.attention_mask, to_logits=adapter.logits_from_resid
+            )
             if options.enabled:
                 if offsets is None:
                     warnings.warn("the tokenizer gives no offset mapping: token classes are skipped", stacklevel=3)

@@ -16,7 +16,7 @@ body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu San
   margin: 0; background: #fff; }
 header { background: #22304a; color: #fff; padding: 14px 28px; }
 header a { color: #cfe0ff; text-decoration: none; margin-right: 18px; }
-header .brand { font-weight: 700; color: #fff; }
+header .brand { font-weight: 700; color: #fff; margin-right: 18px; }
 main { padding: 18px 28px 40px; max-width: 1400px; }
 h1 { font-size: 1.5em; margin: 0.4em 0 0.3em; }
 h2 { font-size: 1.2em; margin: 1.6em 0 0.5em; border-bottom: 1px solid var(--line); padding-bottom: 4px; }
@@ -29,6 +29,8 @@ table.sortable th[data-key] { cursor: pointer; user-select: none; }
 table.sortable th[data-key]::after { content: " \\2195"; color: #a3acba; font-weight: 400; }
 table.sortable th[aria-sort="ascending"]::after { content: " \\25B2"; color: var(--fg); }
 table.sortable th[aria-sort="descending"]::after { content: " \\25BC"; color: var(--fg); }
+.scroll { overflow-x: auto; max-width: 100%; }
+td.model { white-space: nowrap; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 td.verdict { min-width: 7.5em; }
 .badge { display: inline-block; padding: 1px 7px; border-radius: 10px; font-weight: 600; font-size: 12.5px; }
@@ -39,7 +41,7 @@ td.verdict { min-width: 7.5em; }
 .SKIP { color: var(--skip); background: var(--skip-bg); }
 .badge.nd { background: repeating-linear-gradient(135deg, var(--pass-bg), var(--pass-bg) 4px, #fff 4px, #fff 7px);
   outline: 1px dashed var(--pass); }
-.value { display: block; color: var(--muted); font-size: 12px; font-variant-numeric: tabular-nums; white-space: nowrap; }
+.value { display: block; color: var(--muted); font-size: 12px; font-variant-numeric: tabular-nums; max-width: 22em; }
 .problems { background: var(--fail-bg); border-left: 4px solid var(--fail); padding: 8px 14px; }
 pre { background: var(--head); border: 1px solid var(--line); padding: 10px 12px; overflow: auto; font-size: 13px; }
 figure { display: inline-block; margin: 6px 14px 14px 0; vertical-align: top; }

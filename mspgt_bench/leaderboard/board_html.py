@@ -37,7 +37,7 @@ def verdict_cell(cell: VerdictRow | None, values: bool) -> Cell:
         return Cell("—", sort="")
     content = badge(cell)
     if values:
-        content += f'<span class="value">{esc(fmt.interval(cell))}</span>'
+        content += f'<span class="value">{esc(fmt.detail(cell))}</span>'
     rank = 1 if cell.non_discriminative else STATUS_RANK[cell.status]
     return Cell(content, sort=rank, css="verdict", title=tooltip(cell))
 
@@ -50,7 +50,7 @@ def family_cell(entries: Sequence[tuple[str, VerdictRow]], values: bool, with_ru
     for label, cell in entries:
         part = badge(cell) + (f" <small>({esc(label)})</small>" if with_runs else "")
         if values:
-            part += f'<span class="value">{esc(fmt.interval(cell))}</span>'
+            part += f'<span class="value">{esc(fmt.detail(cell))}</span>'
         parts.append(part)
     first = entries[0][1]
     rank = 1 if first.non_discriminative else STATUS_RANK[first.status]

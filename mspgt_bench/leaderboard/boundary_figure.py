@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
+from itertools import pairwise
 
 from mspgt_bench.result_schema import BoundaryRow, ProfileRow
 
@@ -45,9 +46,11 @@ def boundary_png(model: str, boundaries: Sequence[BoundaryRow], profiles: Sequen
     if not curves:
         return None
     cuts = [-0.5, *(b.layer - 0.5 for b in sorted(boundaries, key=lambda b: b.layer)), n_layers - 0.5]
-    fig, axes = plt.subplots(len(curves), 1, figsize=(6.4, 1.2 + 1.7 * len(curves)), dpi=110, sharex=True, squeeze=False)
+    fig, axes = plt.subplots(
+        len(curves), 1, figsize=(6.4, 1.2 + 1.7 * len(curves)), dpi=110, sharex=True, squeeze=False
+    )
     for ax, (key, points) in zip(axes[:, 0], curves.items()):
-        for i, (start, end) in enumerate(zip(cuts, cuts[1:])):
+        for i, (start, end) in enumerate(pairwise(cuts)):
             ax.axvspan(start, end, color=SEGMENT_SHADES[i % 2], zorder=0)
         x = [p.depth * n_layers - 1 for p in points]
         ax.fill_between(x, [p.ci_low for p in points], [p.ci_high for p in points], color="#1f5fbf", alpha=0.2)
@@ -61,8 +64,15 @@ def boundary_png(model: str, boundaries: Sequence[BoundaryRow], profiles: Sequen
         ax.grid(alpha=0.3, axis="y")
     top = axes[0, 0]
     for b in boundaries:
-        top.annotate(f"b{b.boundary}: layer {b.layer}", (b.layer - 0.5, 1.0), xycoords=("data", "axes fraction"),
-                     xytext=(3, -11), textcoords="offset points", fontsize=7, color="#b3261e")
+        top.annotate(
+            f"b{b.boundary}: layer {b.layer}",
+            (b.layer - 0.5, 1.0),
+            xycoords=("data", "axes fraction"),
+            xytext=(3, -11),
+            textcoords="offset points",
+            fontsize=7,
+            color="#b3261e",
+        )
     bottom = axes[-1, 0]
     bottom.set_xlim(-0.5, n_layers - 0.5)
     bottom.xaxis.set_major_locator(MaxNLocator(integer=True))

@@ -55,7 +55,10 @@ def _emit(text: str, out: Path | None) -> None:
 
 
 def leaderboard(paths: Sequence[Path], fmt: str, out: Path | None, values: bool, allow_mixed: bool) -> int:
-    """Print or write the leaderboard. Exit 0; 1 if a run was unreadable (the rest are shown); 2 if refused."""
+    """Print or write the leaderboard.
+
+    Exit 0; 1 if a run was unreadable (the others are shown); 2 if refused or none is readable.
+    """
     loaded = _load(paths, allow_mixed)
     if loaded is None:
         return 2
@@ -77,7 +80,10 @@ def diff(path_a: Path, path_b: Path, fmt: str, rtol: float, atol: float) -> int:
 
 
 def publish_site(paths: Sequence[Path], out: Path, allow_mixed: bool) -> int:
-    """Write the static site. Exit 0; 1 if a run was unreadable (the rest are published); 2 if refused."""
+    """Write the static site.
+
+    Exit 0; 1 if a run was unreadable (the others are published); 2 if refused or none is readable.
+    """
     loaded = _load(paths, allow_mixed)
     if loaded is None:
         return 2

@@ -49,8 +49,14 @@ class RunDiff:
     def changed(self) -> bool:
         """Whether anything beyond the context differs."""
         return any(
-            (self.models_added, self.models_removed, self.predictions_added, self.predictions_removed,
-             self.verdicts, self.values)
+            (
+                self.models_added,
+                self.models_removed,
+                self.predictions_added,
+                self.predictions_removed,
+                self.verdicts,
+                self.values,
+            )
         )
 
 
@@ -138,7 +144,10 @@ def diff_markdown(d: RunDiff, rtol: float, atol: float) -> str:
             "",
         ]
     if not d.changed:
-        lines += [f"No changes: same models, predictions, verdicts, and values within rtol={rtol:g}, atol={atol:g}.", ""]
+        lines += [
+            f"No changes: same models, predictions, verdicts, and values within rtol={rtol:g}, atol={atol:g}.",
+            "",
+        ]
     return "\n".join(lines)
 
 

@@ -32,6 +32,14 @@ def interval(cell: VerdictRow) -> str:
     return f"{number(cell.value)} [{number(cell.ci_low)}, {number(cell.ci_high)}]"
 
 
+def detail(cell: VerdictRow, limit: int = 80) -> str:
+    """The interval, or for a cell without a value (ERROR, SKIP) the start of its reason."""
+    if cell.value is not None:
+        return interval(cell)
+    reason = cell.reason or "—"
+    return reason if len(reason) <= limit else reason[: limit - 1] + "…"
+
+
 def relation(cell: VerdictRow) -> str:
     """What PASS needs, e.g. '< 0' or 'in [0.2, 0.4]'."""
     if isinstance(cell.threshold, tuple):
@@ -57,6 +65,6 @@ def family_verdicts(entries: Sequence[tuple[str, VerdictRow]], values: bool, wit
     """A family-level cell: each run's verdict (with value and run label on request), or an em dash."""
     parts = []
     for label, cell in entries:
-        part = f"{verdict(cell)} {interval(cell)}" if values else verdict(cell)
+        part = f"{verdict(cell)} {detail(cell)}" if values else verdict(cell)
         parts.append(f"{part} ({label})" if with_runs else part)
     return "; ".join(parts) or "—"

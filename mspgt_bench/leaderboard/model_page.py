@@ -24,7 +24,9 @@ def model_page_name(model: str) -> str:
 
 def _conditions(run: Run, model: str) -> list[tuple[str, ModelRun]]:
     prefix = f"{model}/"
-    return [(key[len(prefix):], meta) for key, meta in run.document.provenance.models.items() if key.startswith(prefix)]
+    return [
+        (key[len(prefix) :], meta) for key, meta in run.document.provenance.models.items() if key.startswith(prefix)
+    ]
 
 
 def _provenance_section(run: Run, model: str) -> str:
@@ -40,7 +42,11 @@ def _provenance_section(run: Run, model: str) -> str:
             text("" if meta.forward_calls is None else meta.forward_calls, css="num"),
             text(", ".join(f"{k} {v:.2f}" for k, v in meta.timings.items())),
             text({True: "yes", False: "no", None: ""}[meta.cached]),
-            text("; ".join([*(f"detector {k}: {v}" for k, v in meta.detector_errors.items()), meta.error or ""]).strip("; ")),
+            text(
+                "; ".join([*(f"detector {k}: {v}" for k, v in meta.detector_errors.items()), meta.error or ""]).strip(
+                    "; "
+                )
+            ),
         ]
         for condition, meta in conditions
     ]
@@ -55,7 +61,7 @@ def _verdicts_section(run: Run, model: str) -> str:
             text(v.prediction),
             text(v.condition),
             verdict_cell(v, values=False),
-            text(fmt.interval(v), css="num"),
+            text(fmt.detail(v), css="num"),
             text(fmt.relation(v)),
             text(v.statistic),
             text("" if v.n is None else v.n, css="num"),
@@ -64,7 +70,9 @@ def _verdicts_section(run: Run, model: str) -> str:
         for v in run.document.verdicts
         if v.model == model
     ]
-    columns = [(c, c) for c in ("prediction", "condition", "verdict", "value [CI]", "PASS needs", "statistic", "n", "reason")]
+    columns = [
+        (c, c) for c in ("prediction", "condition", "verdict", "value [CI]", "PASS needs", "statistic", "n", "reason")
+    ]
     return "<h2>Verdicts</h2>\n" + table(columns, rows, sortable=True, table_id="verdicts")
 
 
@@ -89,10 +97,14 @@ def _boundaries_section(run: Run, model: str, folder: Path) -> str:
     rows = [b for b in run.document.boundaries if b.model == model]
     parts = ["<h2>Detected boundaries</h2>"]
     if not rows:
-        parts.append('<p class="note">No boundary rows for this model: the suite ran no detector, or it found none.</p>')
+        parts.append(
+            '<p class="note">No boundary rows for this model: the suite ran no detector, or it found none.</p>'
+        )
         return "\n".join(parts)
-    parts.append('<p class="note">Layer b starts a new segment; interval: bootstrap interval of the boundary\'s layer; '
-                 "within 1 layer: fraction of resamples with a boundary within one layer.</p>")
+    parts.append(
+        '<p class="note">Layer b starts a new segment; interval: bootstrap interval of the boundary\'s layer; '
+        "within 1 layer: fraction of resamples with a boundary within one layer.</p>"
+    )
     table_rows = [
         [
             text(b.condition),
@@ -104,12 +116,25 @@ def _boundaries_section(run: Run, model: str, folder: Path) -> str:
             text(fmt.number(b.within_1_layer), css="num"),
             text(b.n_boundaries, css="num"),
             text(b.criterion),
-            text(b.inputs),
+            text(b.inputs.replace(",", ", ")),
         ]
         for b in rows
     ]
-    columns = [(c, c) for c in ("condition", "detector", "boundary", "layer", "depth", "interval", "within 1 layer",
-                                "boundaries", "criterion", "inputs")]
+    columns = [
+        (c, c)
+        for c in (
+            "condition",
+            "detector",
+            "boundary",
+            "layer",
+            "depth",
+            "interval",
+            "within 1 layer",
+            "boundaries",
+            "criterion",
+            "inputs",
+        )
+    ]
     parts.append(table(columns, table_rows, sortable=True, table_id="boundaries"))
     trained = [b for b in rows if b.condition == "trained"]
     for src, caption in _boundary_figures(run, model, trained, folder):
@@ -129,7 +154,9 @@ def _profile_figures_section(run: Run, model: str, folder: Path) -> str:
         parts.append('<p class="note">This run wrote no profile figures for this model (suite output.figures).</p>')
     for png in pngs:
         shutil.copyfile(png, folder / png.name)
-        parts.append(_figure(f"figures/{slug(model)}/{png.name}", f"{png.stem}: mean per layer with bootstrap interval"))
+        parts.append(
+            _figure(f"figures/{slug(model)}/{png.name}", f"{png.stem}: mean per layer with bootstrap interval")
+        )
     return "\n".join(parts)
 
 

@@ -54,7 +54,10 @@ def table(
     head = "".join(f"<th{key.format(esc(k))}>{esc(label)}</th>" for k, label in columns)
     body = "\n".join("<tr>" + "".join(cell.render() for cell in row) + "</tr>" for row in rows)
     cap = f"<caption>{esc(caption)}</caption>" if caption else ""
-    return f"<table{id_attr}{cls}>{cap}<thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n</tbody></table>"
+    return (
+        f'<div class="scroll"><table{id_attr}{cls}>{cap}<thead><tr>{head}</tr></thead>\n'
+        f"<tbody>\n{body}\n</tbody></table></div>"
+    )
 
 
 def definitions(items: Sequence[tuple[str, object]]) -> str:
@@ -68,7 +71,10 @@ def page(title: str, body: str, *, root: str | None = None, nav: Sequence[tuple[
     ``root`` is the relative path from this page to the site root (``""`` or ``"../../"``), or
     ``None`` for a standalone page; ``nav`` lists extra (label, href) header links.
     """
-    home = "<span class=\"brand\">mspgt-bench</span>" if root is None else f'<a class="brand" href="{esc(root)}index.html">mspgt-bench</a>'
+    if root is None:
+        home = '<span class="brand">mspgt-bench</span>'
+    else:
+        home = f'<a class="brand" href="{esc(root)}index.html">mspgt-bench</a>'
     links = "".join(f'<a href="{esc(href)}">{esc(label)}</a>' for label, href in nav)
     return f"""<!DOCTYPE html>
 <html lang="en">

@@ -34,7 +34,9 @@ def _prepare(out: Path) -> None:
     if out.exists() and not out.is_dir():
         raise SiteError(f"{out} is a file; give a folder for the site")
     if out.is_dir() and any(out.iterdir()) and not (out / MARKER).is_file():
-        raise SiteError(f"{out} is not empty and was not written by `mspgt-bench publish`; choose a new or empty folder")
+        raise SiteError(
+            f"{out} is not empty and was not written by `mspgt-bench publish`; choose a new or empty folder"
+        )
     shutil.rmtree(out / "runs", ignore_errors=True)
     out.mkdir(parents=True, exist_ok=True)
     (out / MARKER).write_text("written by mspgt-bench publish; the folder is replaced on the next publish\n")
@@ -69,7 +71,9 @@ def _run_page(run: Run, folder: Path) -> None:
     if suite_text is None:
         body.append('<p class="note">The run directory has no suite.yaml.</p>')
     else:
-        body.append(f'<p><a href="suite.yaml">suite.yaml</a> (the merged suite that ran)</p><pre>{esc(suite_text)}</pre>')
+        body.append(
+            f'<p><a href="suite.yaml">suite.yaml</a> (the merged suite that ran)</p><pre>{esc(suite_text)}</pre>'
+        )
     (folder / "index.html").write_text(
         page(f"Run {run.label}: {run.describe_suite()}", "\n".join(body), root="../../"), encoding="utf-8"
     )

@@ -12,9 +12,27 @@ from mspgt_bench.leaderboard.board import Leaderboard, ModelRow, Tally
 from mspgt_bench.leaderboard.runs import Run
 
 CSV_COLUMNS = (
-    "run", "family", "model", "size", "prediction", "status", "non_discriminative", "value", "ci_low", "ci_high",
-    "confidence", "threshold", "direction", "statistic", "n", "controls", "reason", "suite", "suite_version",
-    "suite_sha256", "seed",
+    "run",
+    "family",
+    "model",
+    "size",
+    "prediction",
+    "status",
+    "non_discriminative",
+    "value",
+    "ci_low",
+    "ci_high",
+    "confidence",
+    "threshold",
+    "direction",
+    "statistic",
+    "n",
+    "controls",
+    "reason",
+    "suite",
+    "suite_version",
+    "suite_sha256",
+    "seed",
 )
 
 
@@ -32,7 +50,7 @@ def _matrix_cell(row: ModelRow, prediction: str, values: bool) -> str:
     cell = row.cells.get(prediction)
     if cell is None:
         return "—"
-    return f"{fmt.verdict(cell)} {fmt.interval(cell)}" if values else fmt.verdict(cell)
+    return f"{fmt.verdict(cell)} {fmt.detail(cell)}" if values else fmt.verdict(cell)
 
 
 def run_provenance(run: Run) -> dict[str, str]:
@@ -69,7 +87,10 @@ def to_markdown(board: Leaderboard, values: bool = False) -> str:
     ]
     lines = [f"# Leaderboard: {board.title()}", "", fmt.LEGEND, ""]
     if values:
-        lines += ["Cells: verdict, then value [bootstrap interval] of the prediction's statistic.", ""]
+        lines += [
+            "Cells: verdict, then value [bootstrap interval] of the prediction's statistic (or why there is none).",
+            "",
+        ]
     lines += md_table(header, matrix)
     families = [
         [

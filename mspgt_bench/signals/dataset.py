@@ -170,6 +170,10 @@ class DatasetSignal(Signal):
         for index, row in zip(stimulus_index, arr):
             self._states[int(index)] = np.array(row, dtype=np.float32, copy=True)
         self._data = None
+        self.release()
+
+    def release(self) -> None:
+        """Drop anything precomputed from :meth:`data` (called after :meth:`profiles` and on new states)."""
 
     @property
     def n_stimuli(self) -> int:
@@ -210,6 +214,13 @@ class DatasetSignal(Signal):
         return boot.n_boot if cap is None else min(cap, boot.n_boot)
 
     def profiles(self, boot: BootstrapConfig) -> list[Profile]:
+        try:
+            return self._profiles(boot)
+        finally:
+            self.release()
+            self._data = None  # the stacked copy; the per-stimulus states stay
+
+    def _profiles(self, boot: BootstrapConfig) -> list[Profile]:
         n = self.data().shape[0]
         estimate = {m: np.asarray(v, dtype=np.float64) for m, v in self.statistic(np.arange(n)).items()}
         alpha = (1.0 - boot.level) / 2.0

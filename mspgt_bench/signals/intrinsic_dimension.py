@@ -47,6 +47,7 @@ import torch
 from pydantic import Field, field_validator
 
 from mspgt_bench.metrics.intrinsic_dimension import gride, twonn
+from mspgt_bench.signals.base import BootstrapConfig, Profile
 from mspgt_bench.signals.dataset import DatasetSignal, distinct_rows
 
 __all__ = ["IntrinsicDimension", "linear_dimensions"]
@@ -85,12 +86,13 @@ class IntrinsicDimension(DatasetSignal):
             n1 //= 2
         return n1
 
-    def profiles(self, boot):
+    def profiles(self, boot: BootstrapConfig) -> list[Profile]:
+        # one GRIDE scale for the full sample and every resample
         self._n1 = self.gride_n1(self.data().shape[0])
-        try:
-            return super().profiles(boot)
-        finally:
-            self._n1 = None
+        return super().profiles(boot)
+
+    def release(self) -> None:
+        self._n1 = None
 
     def statistic(self, indices: np.ndarray) -> dict[str, np.ndarray]:
         data = self.data()

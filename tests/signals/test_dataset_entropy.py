@@ -70,3 +70,20 @@ def test_tiny_model_profiles_are_finite(tiny_adapter, family):
         assert np.all(np.isfinite(p.value) & np.isfinite(p.lo) & np.isfinite(p.hi)), p.metric
         assert np.all(p.lo <= p.value) and np.all(p.value <= p.hi)
     assert np.all(profiles["entropy"].value <= math.log(12) + 1e-9)
+
+
+@pytest.mark.parametrize("options", [{}, {"center": True}, {"normalize": "log_n"}, {"normalize": "log_rank"}])
+def test_resample_statistic_equals_the_kernels_on_repeated_rows(options):
+    rng = np.random.default_rng(6)
+    states = rng.normal(size=(20, 2, 30)) + 3
+    states[:, 1, 10:] = 0  # rank-deficient second point
+    signal = DatasetEntropy(1, **options)
+    signal.add_states(range(20), states)
+    indices = rng.integers(0, 20, size=20)
+    values = signal.statistic(indices)
+    for point in range(2):
+        z = torch.tensor(states[indices, point].astype(np.float32), dtype=torch.float64)
+        center = options.get("center", False)
+        expected = matrix_entropy(z, normalize=options.get("normalize"), center=center)
+        assert values["entropy"][point] == pytest.approx(float(expected), rel=1e-9)
+        assert values["effective_rank"][point] == pytest.approx(float(effective_rank(z, center=center)), rel=1e-9)

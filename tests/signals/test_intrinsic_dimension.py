@@ -58,3 +58,22 @@ def test_tiny_model_profiles_are_finite(tiny_adapter, family):
         assert p.layers.tolist() == list(range(adapter.n_layers + 1)) and p.n == 12
         assert np.all(np.isfinite(p.value[1:])), (p.metric, p.value)
         assert np.all(np.isfinite(p.lo[1:]) & np.isfinite(p.hi[1:])), p.metric
+
+
+def test_resample_statistic_equals_the_kernels_on_repeated_rows():
+    import torch
+
+    from mspgt_bench.metrics.intrinsic_dimension import gride, participation_ratio, pca_dimension, twonn
+
+    rng = np.random.default_rng(7)
+    states = planted(60, [2, 5], seed=7)
+    signal = IntrinsicDimension(1)
+    signal.add_states(range(60), states)
+    indices = rng.integers(0, 60, size=60)
+    values = signal.statistic(indices)
+    for point in range(2):
+        cloud = states[indices, point].astype(np.float32).astype(np.float64)
+        assert values["twonn"][point] == pytest.approx(twonn(cloud), rel=1e-9)
+        assert values["gride"][point] == pytest.approx(gride(cloud, n1=signal.gride_n1(60)), rel=1e-9)
+        assert values["pca99"][point] == float(pca_dimension(torch.tensor(cloud)))
+        assert values["participation_ratio"][point] == pytest.approx(float(participation_ratio(torch.tensor(cloud))), rel=1e-9)

@@ -76,3 +76,32 @@ def test_tiny_model_profiles_are_finite(tiny_adapter, family):
         assert p.layers.tolist() == list(range(adapter.n_layers)) and p.n == 12
         assert np.all(np.isfinite(p.value) & np.isfinite(p.lo) & np.isfinite(p.hi)), p.metric
     assert np.all(profiles["mi"].value > 0)
+
+
+def test_weighted_lower_median_matches_torch_median():
+    from mspgt_bench.signals.mutual_information import weighted_lower_median
+
+    rng = np.random.default_rng(4)
+    for size in (1, 2, 5, 12):
+        values = torch.tensor(rng.normal(size=size))
+        weights = torch.tensor(rng.integers(1, 4, size=size), dtype=torch.float64)
+        repeated = values.repeat_interleave(weights.long())
+        assert float(weighted_lower_median(values, weights)) == float(repeated.median())
+
+
+@pytest.mark.parametrize("pca_dim", [None, 3])
+def test_resample_statistic_equals_the_kernel_on_repeated_rows(pca_dim):
+    """The distinct-row shortcut gives what the kernels give on the materialised resample, ties included."""
+    from mspgt_bench.signals.mutual_information import pca_reduce
+
+    rng = np.random.default_rng(5)
+    states = _states(24, seed=5)
+    states[:20, 0] = states[0, 0]  # most stimuli share one state at point 0: median distance 0, fallback used
+    signal = AdjacentMI(3, pca_dim=pca_dim)
+    signal.add_states(range(24), states)
+    data = torch.tensor(states.astype(np.float32), dtype=torch.float64)
+    reduced = [pca_reduce(data[:, p], pca_dim) if pca_dim else data[:, p] for p in range(4)]
+    for indices in (np.arange(24), rng.integers(0, 24, size=24), np.sort(rng.integers(0, 24, size=24))):
+        values = signal.statistic(indices)["mi"]
+        expected = [float(matrix_mutual_information(reduced[l][indices], reduced[l + 1][indices])) for l in range(3)]
+        np.testing.assert_allclose(values, expected, rtol=1e-9, atol=1e-12)
