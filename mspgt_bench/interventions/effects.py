@@ -72,12 +72,15 @@ class CleanReference:
         self.n_targets = torch.bincount(self.row_of, weights=self.has_target.double(), minlength=self.shape[0])
         z_parts, p_parts, lse, top1, entropy, nll = [], [], [], [], [], []
         for rows, z in self._chunks(logits, to_logits is not None):
-            lse_z = torch.logsumexp(z, dim=-1)
-            p = torch.softmax(z, dim=-1)
+            top, top_index = z.max(dim=-1)
+            e = torch.sub(z, top.unsqueeze(-1)).exp_()
+            total = e.sum(dim=-1)
+            lse_z = top + total.log()
+            p = e.div_(total.unsqueeze(-1))
             z_parts.append(z)
             p_parts.append(p)
             lse.append(lse_z)
-            top1.append(z.argmax(dim=-1))
+            top1.append(top_index)
             entropy.append(lse_z - torch.linalg.vecdot(p, z))
             nll.append(lse_z - z.gather(-1, self.target[rows, None]).squeeze(-1))
         self.z = torch.cat(z_parts)
@@ -132,13 +135,15 @@ class CleanReference:
     def _compare(self, values: Tensor, is_resid: bool) -> dict[str, Tensor]:
         kl, agree, dent, dnll = [], [], [], []
         for rows, z in self._chunks(values, is_resid):
-            lse_z = torch.logsumexp(z, dim=-1)
-            d = z - self.z[rows]
-            kl.append(((lse_z - self.lse[rows]) - torch.linalg.vecdot(self.p[rows], d)).clamp_min(0.0))
-            agree.append((z.argmax(dim=-1) == self.top1[rows]).float())
-            q = torch.softmax(z, dim=-1)
-            dent.append(lse_z - torch.linalg.vecdot(q, z) - self.entropy[rows])
+            top, top1 = z.max(dim=-1)
+            e = torch.sub(z, top.unsqueeze(-1)).exp_()  # the only vocabulary-sized temporary
+            total = e.sum(dim=-1)
+            lse_z = top + total.log()
+            agree.append((top1 == self.top1[rows]).float())
+            dent.append(lse_z - torch.linalg.vecdot(e, z) / total - self.entropy[rows])
             dnll.append(lse_z - z.gather(-1, self.target[rows, None]).squeeze(-1) - self.nll[rows])
+            d = z.sub_(self.z[rows])  # z is a fresh chunk (boolean indexing copies); reused as d = z − z_c
+            kl.append(((lse_z - self.lse[rows]) - torch.linalg.vecdot(self.p[rows], d)).clamp_min(0.0))
         ones = torch.ones(len(self.row_of))
         has_target = self.has_target.float()
         dnll_all = torch.cat(dnll)
