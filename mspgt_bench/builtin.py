@@ -24,12 +24,27 @@ def register_offline_models(register: Register) -> None:
 def register_signals(register: Register) -> None:
     from mspgt_bench.signals.angular import AngularDistance
     from mspgt_bench.signals.attention import AttentionSignal
+    from mspgt_bench.signals.cka import CKASignal
     from mspgt_bench.signals.curvature import Curvature
+    from mspgt_bench.signals.dataset_entropy import DatasetEntropy
     from mspgt_bench.signals.geometry import Geometry
+    from mspgt_bench.signals.intrinsic_dimension import IntrinsicDimension
     from mspgt_bench.signals.logit_lens import LogitLens
+    from mspgt_bench.signals.mutual_information import AdjacentMI
     from mspgt_bench.signals.prompt_entropy import PromptEntropy
 
-    for signal in (LogitLens, AngularDistance, AttentionSignal, Curvature, Geometry, PromptEntropy):
+    for signal in (
+        LogitLens,
+        AngularDistance,
+        CKASignal,
+        IntrinsicDimension,
+        PromptEntropy,
+        DatasetEntropy,
+        AttentionSignal,
+        Curvature,
+        Geometry,
+        AdjacentMI,
+    ):
         register(signal.name, signal)
 
 

@@ -129,6 +129,7 @@ class ResidualCache:
     def lengths(self) -> Tensor:
         return self.attention_mask.sum(dim=1)
 
+    @torch.inference_mode()
     def run_layer(self, module: int, hidden: Tensor) -> Tensor:
         """Run decoder layer ``module`` on ``hidden`` with the arguments it was recorded with."""
         return self.calls[module].call(self.adapter.layers[module], hidden)

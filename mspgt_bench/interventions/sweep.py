@@ -75,7 +75,8 @@ def batches_of(stimuli: Sequence[Stimulus], batch_size: int) -> list[list[int]]:
     """Length-sorted batches; a trailing single-stimulus batch joins the one before (resample donors)."""
     batches = length_sorted_batches(stimuli, batch_size)
     if len(batches) > 1 and len(batches[-1]) == 1:
-        batches[-2] = batches[-2] + batches.pop()
+        last = batches.pop()
+        batches[-1] = batches[-1] + last
     return batches
 
 

@@ -5,8 +5,10 @@ torch, so these commands start fast.
 
 * ``runs``: load run directories, report unreadable ones, refuse mixed suites;
 * ``board``: the model × prediction matrix of trained verdicts, grouped by family, with pass rates;
+* ``fmt``: short text forms of verdicts, intervals and rates shared by every rendering;
 * ``text``: the board as Markdown, CSV or JSON;
-* ``html``: the board as a self-contained, sortable HTML page (``page``, ``assets``);
+* ``board_html``: the board as HTML (building blocks in ``page``, inline CSS/JS in ``assets``);
 * ``diff``: what changed between two runs;
-* ``site`` / ``boundary_figure``: the static site of ``mspgt-bench publish``.
+* ``site``, ``model_page``, ``boundary_figure``: the static site of ``mspgt-bench publish``;
+* ``commands``: the three commands behind the CLI, with their exit statuses.
 """

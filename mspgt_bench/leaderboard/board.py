@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from mspgt_bench.leaderboard.runs import Run, RunProblem
 from mspgt_bench.result_schema import VerdictRow
 
-STATUSES = ("PASS", "FAIL", "INCONCLUSIVE", "ERROR", "SKIP")
 UNKNOWN_FAMILY = "unknown"
 
 

@@ -63,12 +63,12 @@ def boundary_png(model: str, boundaries: Sequence[BoundaryRow], profiles: Sequen
         ax.tick_params(labelsize=8)
         ax.grid(alpha=0.3, axis="y")
     top = axes[0, 0]
-    for b in boundaries:
+    for i, b in enumerate(sorted(boundaries, key=lambda b: b.layer)):
         top.annotate(
             f"b{b.boundary}: layer {b.layer}",
             (b.layer - 0.5, 1.0),
             xycoords=("data", "axes fraction"),
-            xytext=(3, -11),
+            xytext=(3, -11 - 9 * (i % 2)),  # staggered, so labels of adjacent boundaries do not overlap
             textcoords="offset points",
             fontsize=7,
             color="#b3261e",

@@ -16,6 +16,11 @@ from mspgt_bench.leaderboard.page import definitions, esc, page, table, text
 from mspgt_bench.leaderboard.runs import Run, slug
 from mspgt_bench.result_schema import BoundaryRow, ModelRun
 
+BOUNDARY_COLUMNS = (
+    "condition", "detector", "boundary", "layer", "depth", "interval", "within 1 layer", "boundaries", "criterion",
+    "inputs",
+)  # fmt: skip
+
 
 def model_page_name(model: str) -> str:
     """File name of a model's page inside its run folder."""
@@ -27,6 +32,11 @@ def _conditions(run: Run, model: str) -> list[tuple[str, ModelRun]]:
     return [
         (key[len(prefix) :], meta) for key, meta in run.document.provenance.models.items() if key.startswith(prefix)
     ]
+
+
+def _errors(meta: ModelRun) -> str:
+    problems = [f"detector {label}: {why}" for label, why in meta.detector_errors.items()]
+    return "; ".join([*problems, *([meta.error] if meta.error else [])])
 
 
 def _provenance_section(run: Run, model: str) -> str:
@@ -42,11 +52,7 @@ def _provenance_section(run: Run, model: str) -> str:
             text("" if meta.forward_calls is None else meta.forward_calls, css="num"),
             text(", ".join(f"{k} {v:.2f}" for k, v in meta.timings.items())),
             text({True: "yes", False: "no", None: ""}[meta.cached]),
-            text(
-                "; ".join([*(f"detector {k}: {v}" for k, v in meta.detector_errors.items()), meta.error or ""]).strip(
-                    "; "
-                )
-            ),
+            text(_errors(meta)),
         ]
         for condition, meta in conditions
     ]
@@ -61,7 +67,7 @@ def _verdicts_section(run: Run, model: str) -> str:
             text(v.prediction),
             text(v.condition),
             verdict_cell(v, values=False),
-            text(fmt.detail(v), css="num"),
+            text(fmt.interval(v) if v.value is not None else "—", css="num"),
             text(fmt.relation(v)),
             text(v.statistic),
             text("" if v.n is None else v.n, css="num"),
@@ -120,21 +126,7 @@ def _boundaries_section(run: Run, model: str, folder: Path) -> str:
         ]
         for b in rows
     ]
-    columns = [
-        (c, c)
-        for c in (
-            "condition",
-            "detector",
-            "boundary",
-            "layer",
-            "depth",
-            "interval",
-            "within 1 layer",
-            "boundaries",
-            "criterion",
-            "inputs",
-        )
-    ]
+    columns = [(c, c) for c in BOUNDARY_COLUMNS]
     parts.append(table(columns, table_rows, sortable=True, table_id="boundaries"))
     trained = [b for b in rows if b.condition == "trained"]
     for src, caption in _boundary_figures(run, model, trained, folder):

@@ -44,7 +44,8 @@ def _prepare(out: Path) -> None:
 
 def _models(run: Run) -> list[str]:
     doc = run.document
-    return list(dict.fromkeys([*(v.model for v in doc.verdicts), *(p.model for p in doc.profiles)]))
+    models = [*(v.model for v in doc.verdicts if not v.family_level), *(p.model for p in doc.profiles)]
+    return list(dict.fromkeys(models))
 
 
 def _run_page(run: Run, folder: Path) -> None:

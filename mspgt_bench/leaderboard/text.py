@@ -65,7 +65,7 @@ def run_provenance(run: Run) -> dict[str, str]:
         "sha256": prov.suite_sha256[:12],
         "seed": str(prov.seed),
         **prov.versions.model_dump(),
-        "models": str(len({v.model for v in doc.verdicts})),
+        "models": str(len({v.model for v in doc.verdicts if not v.family_level})),
         "wall": f"{prov.wall_s:.1f} s",
     }
 

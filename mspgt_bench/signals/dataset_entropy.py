@@ -20,8 +20,10 @@ compare models at equal ``n``). One log base (e) throughout; eigenvalues always,
 Bootstrap: resampled stimuli repeat rows of ``Z``; the statistic is that of the resampled
 matrix, repeats included. It is computed exactly on the distinct rows weighted by
 ``√count`` (:func:`~mspgt_bench.signals.dataset.distinct_rows`: same singular values), which
-makes a resample ~2.5× cheaper. Cost per resample: two batched SVDs of ``[L+1, ~0.63·n, d]``;
-default cap ``n_boot = 200``. Memory: ``4·(L+1)·d`` bytes per stimulus. ``normalize="log_n"``
+makes a resample ~2.5× cheaper; both metrics come from one SVD, with the formulas of
+:func:`~mspgt_bench.metrics.matrix_entropy.matrix_entropy` and
+:func:`~mspgt_bench.metrics.matrix_entropy.effective_rank` (tests check agreement). Cost per
+resample: one batched SVD of ``[L+1, ~0.63·n, d]``; default cap ``n_boot = 200``. Memory: ``4·(L+1)·d`` bytes per stimulus. ``normalize="log_n"``
 divides by the log of the resample size ``n``.
 """
 
@@ -34,7 +36,7 @@ import numpy as np
 import torch
 from pydantic import Field
 
-from mspgt_bench.metrics.matrix_entropy import effective_rank, matrix_entropy
+from mspgt_bench.metrics.matrix_entropy import numerical_rank, renyi_entropy_from_eigenvalues
 from mspgt_bench.signals.dataset import DatasetSignal, distinct_rows
 
 __all__ = ["DatasetEntropy"]
@@ -52,9 +54,16 @@ class DatasetEntropy(DatasetSignal):
 
     def statistic(self, indices: np.ndarray) -> dict[str, np.ndarray]:
         z = distinct_rows(self.by_point(), indices, center=self.options.center)  # [L+1, m, d], already centred
-        normalize = self.options.normalize
-        entropy = matrix_entropy(z, alpha=1.0, normalize="log_rank" if normalize == "log_rank" else None)
-        if normalize == "log_n":
-            n = len(indices)
-            entropy = entropy / math.log(n) if n > 1 else torch.zeros_like(entropy)
-        return {"entropy": entropy.numpy(), "effective_rank": effective_rank(z).numpy()}
+        # one SVD for both metrics; same formulas as metrics.matrix_entropy.matrix_entropy / effective_rank
+        sigma = torch.linalg.svdvals(z)
+        lam = sigma**2 / (sigma**2).sum(dim=-1, keepdim=True)
+        entropy = renyi_entropy_from_eigenvalues(lam, 1.0)
+        if self.options.normalize is not None:
+            if self.options.normalize == "log_n":
+                denom = torch.full_like(entropy, math.log(len(indices)))
+            else:
+                denom = numerical_rank(lam).to(torch.float64).clamp_min(1.0).log()
+            entropy = torch.where(denom > 0, entropy / denom.clamp_min(1e-300), torch.zeros_like(entropy))
+        p = sigma / sigma.sum(dim=-1, keepdim=True)
+        erank = torch.exp(-torch.special.xlogy(p, p).sum(dim=-1))
+        return {"entropy": entropy.numpy(), "effective_rank": erank.numpy()}

@@ -28,18 +28,19 @@ Transformers") report a central high-ID phase in trained models, absent at rando
 initialisation and reduced on shuffled text.
 
 Cost: each resample recomputes four estimators at ``L+1`` states; the default cap is
-``n_boot = 200`` resamples (≈ 0.1 s per state and resample for n = 500, d = 576 on two cores).
+``n_boot = 200`` resamples. Measured per resample for L = 30, d = 576 on a busy 2-core machine:
+0.6 s at n = 200, 2.4 s at n = 500 (dataset entropy: 0.17 s / 1.1 s; adjacent MI: 0.14 s / 1.1 s).
 Memory: ``4·(L+1)·d`` bytes per stimulus.
 
 Threads: the dadapy estimators call scikit-learn's OpenMP neighbour search while torch's
 OpenMP pool is loaded; on few cores the two runtimes contend and each call on a small cloud
-(n ≲ 100) costs ~40 ms instead of ~1 ms. The OpenMP pools are limited to one thread around
-those calls (threadpoolctl), and restored afterwards.
+(n ≲ 100) costs ~40 ms instead of ~1 ms. :meth:`statistic` limits the OpenMP pools to one
+thread around those calls (and :meth:`profiles` runs single-threaded anyway, see
+:mod:`mspgt_bench.signals.dataset`).
 """
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any, ClassVar
 
 import numpy as np
@@ -48,16 +49,9 @@ from pydantic import Field, field_validator
 
 from mspgt_bench.metrics.intrinsic_dimension import gride, twonn
 from mspgt_bench.signals.base import BootstrapConfig, Profile
-from mspgt_bench.signals.dataset import DatasetSignal, distinct_rows
+from mspgt_bench.signals.dataset import DatasetSignal, distinct_rows, threadpools
 
 __all__ = ["IntrinsicDimension", "linear_dimensions"]
-
-
-@cache
-def _threadpools():
-    from threadpoolctl import ThreadpoolController
-
-    return ThreadpoolController()
 
 
 class IntrinsicDimension(DatasetSignal):
@@ -99,7 +93,7 @@ class IntrinsicDimension(DatasetSignal):
         n1 = self._n1 if self._n1 is not None else self.gride_n1(data.shape[0])
         # the nonlinear estimators drop repeated rows anyway: give them the distinct stimuli only
         clouds = data[np.unique(indices)].astype(np.float64).transpose(1, 0, 2)  # [L+1, m, d]
-        with _threadpools().limit(limits=1, user_api="openmp"):
+        with threadpools().limit(limits=1, user_api="openmp"):
             twonn_ids = np.array([twonn(cloud, mu_fraction=self.options.mu_fraction) for cloud in clouds])
             gride_ids = np.array([gride(cloud, n1=n1) for cloud in clouds])
         pca, ratio = linear_dimensions(distinct_rows(self.by_point(), indices, center=True))

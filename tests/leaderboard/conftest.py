@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
+from mspgt_bench.cli import main
 from mspgt_bench.runner import RunOptions, run_suite
 from mspgt_bench.suite.loader import load_suite
 
@@ -107,3 +108,11 @@ def edited_copy(tmp_path: Path) -> Callable[..., Path]:
         return target
 
     return copy
+
+
+@pytest.fixture(scope="session")
+def site(runs: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The site ``mspgt-bench publish a b --out ...`` writes."""
+    out = tmp_path_factory.mktemp("site") / "site"
+    assert main(["publish", str(runs["a"]), str(runs["b"]), "--out", str(out)]) == 0
+    return out

@@ -17,7 +17,11 @@ def test_rows_are_trained_models_grouped_by_family(runs):
     board = build_leaderboard(loaded, problems)
     assert not problems and [r.label for r in loaded] == ["a", "b"]
     assert [g.family for g in board.families] == ["gpt2", "llama", "qwen3"]
-    assert {(row.run, row.model) for row in board.rows} == {("a", "tiny-llama"), ("a", "tiny-gpt2"), ("b", "tiny-qwen3")}
+    assert {(row.run, row.model) for row in board.rows} == {
+        ("a", "tiny-llama"),
+        ("a", "tiny-gpt2"),
+        ("b", "tiny-qwen3"),
+    }
     assert board.predictions == ["P7-sharpening", "early-change", "P1-three-segments"]
     assert board.title() == f"lb-test v1 (sha256 {loaded[0].document.provenance.suite_sha256[:12]})"
     for row in board.rows:

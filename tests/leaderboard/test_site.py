@@ -5,20 +5,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import pytest
-
 from mspgt_bench.cli import main
 from mspgt_bench.leaderboard.boundary_figure import boundary_png
 from mspgt_bench.result_schema import load_results
 
 PNG = b"\x89PNG\r\n\x1a\n"
-
-
-@pytest.fixture(scope="module")
-def site(runs, tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("site") / "site"
-    assert main(["publish", str(runs["a"]), str(runs["b"]), "--out", str(out)]) == 0
-    return out
 
 
 def _links(page: Path) -> list[str]:

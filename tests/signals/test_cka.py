@@ -125,17 +125,17 @@ def test_bootstrap_over_minibatches_covers_and_narrows():
 
 
 @pytest.mark.parametrize("family", FAMILIES)
-@pytest.mark.parametrize("tokens", ["all", "last"])
-def test_tiny_model_profiles_are_finite(tiny_adapter, family, tokens):
+def test_tiny_model_profiles_are_finite(tiny_adapter, family):
     adapter = tiny_adapter(family)
-    signal = CKASignal(adapter.n_layers, tokens=tokens, max_positions=8)
-    capture_pass(adapter, stdlib_prose(n=12, seed=5), [signal], batch_size=4, max_tokens=24)
-    profiles = {p.metric: p for p in signal.profiles(BootstrapConfig(n_boot=100))}
-    assert set(profiles) == {"adjacent", "adjacent_clipped"}
-    for p in profiles.values():
-        assert p.layers.tolist() == list(range(adapter.n_layers)) and p.n == 12
-        assert np.all(np.isfinite(p.value) & np.isfinite(p.lo) & np.isfinite(p.hi)), p.metric
-    for matrix in signal.matrices().values():
-        assert matrix.shape == (adapter.n_layers + 1,) * 2
-        np.testing.assert_allclose(np.diag(matrix), 1.0, atol=1e-9)
-    assert signal.n_rows == (12 if tokens == "last" else 12 * 8)
+    signals = {tokens: CKASignal(adapter.n_layers, tokens=tokens, max_positions=8) for tokens in ("all", "last")}
+    capture_pass(adapter, stdlib_prose(n=12, seed=5), list(signals.values()), batch_size=4, max_tokens=24)
+    for tokens, signal in signals.items():
+        profiles = {p.metric: p for p in signal.profiles(BootstrapConfig(n_boot=100))}
+        assert set(profiles) == {"adjacent", "adjacent_clipped"}
+        for p in profiles.values():
+            assert p.layers.tolist() == list(range(adapter.n_layers)) and p.n == 12
+            assert np.all(np.isfinite(p.value) & np.isfinite(p.lo) & np.isfinite(p.hi)), p.metric
+        for matrix in signal.matrices().values():
+            assert matrix.shape == (adapter.n_layers + 1,) * 2
+            np.testing.assert_allclose(np.diag(matrix), 1.0, atol=1e-9)
+        assert signal.n_rows == (12 if tokens == "last" else 12 * 8)
