@@ -32,6 +32,7 @@ def register_signals(register: Register) -> None:
     from mspgt_bench.signals.logit_lens import LogitLens
     from mspgt_bench.signals.mutual_information import AdjacentMI
     from mspgt_bench.signals.prompt_entropy import PromptEntropy
+    from mspgt_bench.signals.scale_sensitivity import ScaleSensitivity
 
     for signal in (
         LogitLens,
@@ -44,6 +45,7 @@ def register_signals(register: Register) -> None:
         Curvature,
         Geometry,
         AdjacentMI,
+        ScaleSensitivity,
     ):
         register(signal.name, signal)
 

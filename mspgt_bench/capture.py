@@ -27,9 +27,32 @@ def capture_pass(
     """Run each stimulus batch through the model once, capturing the union of the signals' sites.
 
     Activations live only for the duration of one batch: each signal reduces them into its own
-    state before the next batch runs. Returns the number of forward calls made.
+    state before the next batch runs. A signal that compares the stimuli with edited copies of
+    them (it has ``variants``) gets one extra pass per variant, on its own sites only. Returns the
+    number of forward calls made.
     """
     sites = sorted({site for signal in signals for site in signal.sites()})
+    calls = _passes(adapter, stimuli, sites, batch_size, max_tokens, [s.update for s in signals], on_batch)
+    for signal in signals:
+        variants = getattr(signal, "variants", None)
+        if variants is None:
+            continue
+        for name, perturbed in variants(list(stimuli)).items():
+            update = lambda captured, _s=signal, _n=name: _s.update_variant(_n, captured)  # noqa: E731
+            calls += _passes(adapter, perturbed, signal.sites(), batch_size, max_tokens, [update], None)
+    return calls
+
+
+def _passes(
+    adapter: ModelAdapter,
+    stimuli: Sequence[Stimulus],
+    sites: list,
+    batch_size: int,
+    max_tokens: int,
+    consumers: list[Callable[[CapturedBatch], None]],
+    on_batch: Callable[[int], None] | None,
+) -> int:
+    """One forward pass per batch, each batch handed to every consumer and then dropped."""
     calls = 0
     for indices in length_sorted_batches(stimuli, batch_size):
         batch = adapter.tokenize([stimuli[i].text for i in indices], indices, max_tokens)
@@ -37,8 +60,8 @@ def capture_pass(
             logits = adapter.forward(batch)
         calls += 1
         captured = CapturedBatch(batch, acts, logits, adapter)
-        for signal in signals:
-            signal.update(captured)
+        for consume in consumers:
+            consume(captured)
         del captured, acts, logits
         if on_batch is not None:
             on_batch(len(indices))

@@ -161,8 +161,12 @@ def _plugins(args: argparse.Namespace, console: Console) -> int:
 
 
 def _summary(obj: object) -> str:
-    doc = getattr(obj, "description", None) or (obj.__doc__ or "")
-    return doc.strip().splitlines()[0] if doc.strip() else ""
+    """First line of a component's description, class docstring or module docstring."""
+    module = sys.modules.get(getattr(obj, "__module__", ""), None)
+    for doc in (getattr(obj, "description", None), obj.__doc__, getattr(module, "__doc__", None)):
+        if isinstance(doc, str) and doc.strip():
+            return doc.strip().splitlines()[0]
+    return ""
 
 
 def _list(args: argparse.Namespace, console: Console) -> int:

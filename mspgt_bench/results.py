@@ -22,9 +22,10 @@ from typing import Any
 
 import numpy as np
 
+from mspgt_bench.result_schema import SCHEMA_VERSION
 from mspgt_bench.signals.base import Profile
 
-SCHEMA_VERSION = "1.0"
+__all__ = ["SCHEMA_VERSION", "atomic_write_bytes", "atomic_write_text", "load_profiles", "save_profiles", "write_json"]
 _ARRAYS = ("layers", "value", "lo", "hi", "depth", "per_stimulus")
 
 
