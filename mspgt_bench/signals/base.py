@@ -210,3 +210,24 @@ class PerStimulusSignal(Signal):
                 )
             )
         return out
+
+
+class StreamSignal(PerStimulusSignal):
+    """A per-stimulus signal with one point per stream state: x_0 (embeddings) .. x_L.
+
+    Point s sits at depth s / L; state s > 0 is the output of layer s − 1 (before the final norm).
+    """
+
+    convention = (
+        "stream state s = 0..L: x_0 = embeddings (resid_pre[0]), x_s = resid_post[s-1] (raw, before "
+        "the final norm); point s = state s, depth s / L"
+    )
+
+    def sites(self) -> list[Site]:
+        return stream_sites(self.n_layers)
+
+    def points(self) -> np.ndarray:
+        return np.arange(self.n_layers + 1)
+
+    def depth(self) -> np.ndarray:
+        return self.points() / self.n_layers

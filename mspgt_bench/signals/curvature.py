@@ -24,30 +24,14 @@ the turning angles that involve it are left out of the mean. A stimulus with no 
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 
 from mspgt_bench.metrics.curvature import trajectory_curvature
-from mspgt_bench.models.sites import Site
-from mspgt_bench.signals.base import CapturedBatch, PerStimulusSignal, stream_sites
+from mspgt_bench.signals.base import CapturedBatch, StreamSignal
 
 
-class Curvature(PerStimulusSignal):
+class Curvature(StreamSignal):
     name = "curvature"
-    convention = (
-        "stream state s = 0..L: x_0 = embeddings (resid_pre[0]), x_s = resid_post[s-1] (raw, before "
-        "the final norm); point s = state s, depth s / L"
-    )
-
-    def sites(self) -> list[Site]:
-        return stream_sites(self.n_layers)
-
-    def points(self) -> np.ndarray:
-        return np.arange(self.n_layers + 1)
-
-    def depth(self) -> np.ndarray:
-        return self.points() / self.n_layers
-
     def values(self, captured: CapturedBatch) -> dict[str, torch.Tensor]:
         mask = captured.mask
         return {

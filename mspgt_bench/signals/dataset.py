@@ -80,7 +80,7 @@ from mspgt_bench.signals.base import (
 from mspgt_bench.stats.bootstrap import resample_indices
 from mspgt_bench.suite.schema import Strict
 
-__all__ = ["DatasetSignal", "pool_stream", "resample_weights", "distinct_rows", "threadpools"]
+__all__ = ["DatasetSignal", "distinct_rows", "pool_stream", "resample_weights", "threadpools"]
 
 Pooling = Literal["last", "mean"]
 

@@ -22,34 +22,18 @@ layer). Point s is state s, at depth s / L. Kernels: :mod:`mspgt_bench.metrics.g
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 
 from mspgt_bench.metrics.geometry import anisotropy, massive_activation, residual_norm
-from mspgt_bench.models.sites import Site
-from mspgt_bench.signals.base import (
-    CapturedBatch,
-    PerStimulusSignal,
-    masked_token_mean,
-    stream_sites,
-)
+from mspgt_bench.signals.base import CapturedBatch, StreamSignal, masked_token_mean
 
 
-class Geometry(PerStimulusSignal):
+class Geometry(StreamSignal):
     name = "geometry"
     convention = (
         "stream state s = 0..L: x_0 = embeddings (resid_pre[0]), x_s = resid_post[s-1] (raw, before "
         "the final norm); point s = state s, depth s / L; all real tokens"
     )
-
-    def sites(self) -> list[Site]:
-        return stream_sites(self.n_layers)
-
-    def points(self) -> np.ndarray:
-        return np.arange(self.n_layers + 1)
-
-    def depth(self) -> np.ndarray:
-        return self.points() / self.n_layers
 
     def values(self, captured: CapturedBatch) -> dict[str, torch.Tensor]:
         mask = captured.mask

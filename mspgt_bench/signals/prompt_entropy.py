@@ -33,7 +33,6 @@ from __future__ import annotations
 
 from typing import Literal
 
-import numpy as np
 import torch
 from pydantic import Field
 
@@ -41,17 +40,11 @@ from mspgt_bench.metrics.matrix_entropy import (
     numerical_rank,
     renyi_entropy_from_eigenvalues,
 )
-from mspgt_bench.models.sites import Site
-from mspgt_bench.signals.base import (
-    CapturedBatch,
-    PerStimulusSignal,
-    masked_token_mean,
-    stream_sites,
-)
+from mspgt_bench.signals.base import CapturedBatch, StreamSignal, masked_token_mean
 from mspgt_bench.suite.schema import Strict
 
 
-class PromptEntropy(PerStimulusSignal):
+class PromptEntropy(StreamSignal):
     name = "prompt_entropy"
     convention = (
         "stream state s = 0..L: x_0 = embeddings (resid_pre[0]), x_s = resid_post[s-1] (raw, before "
@@ -65,15 +58,6 @@ class PromptEntropy(PerStimulusSignal):
             description="Divide the entropy by log(number of tokens), by log(numerical rank), or not at all.",
         )
         center: bool = Field(False, description="Subtract the mean over the prompt's tokens before the SVD.")
-
-    def sites(self) -> list[Site]:
-        return stream_sites(self.n_layers)
-
-    def points(self) -> np.ndarray:
-        return np.arange(self.n_layers + 1)
-
-    def depth(self) -> np.ndarray:
-        return self.points() / self.n_layers
 
     def values(self, captured: CapturedBatch) -> dict[str, torch.Tensor]:
         mask = captured.mask

@@ -19,13 +19,11 @@ from __future__ import annotations
 import random
 from typing import Literal
 
-import numpy as np
 import torch
 from pydantic import Field
 
 from mspgt_bench.metrics.angular import angular_distance
-from mspgt_bench.models.sites import Site
-from mspgt_bench.signals.base import CapturedBatch, PerStimulusSignal, stream_sites
+from mspgt_bench.signals.base import CapturedBatch, StreamSignal
 from mspgt_bench.stimuli.base import Stimulus
 from mspgt_bench.stimuli.perturb import PERTURBATIONS, replace_sentences, replace_words
 from mspgt_bench.suite.schema import Strict
@@ -33,7 +31,7 @@ from mspgt_bench.suite.schema import Strict
 Perturbation = Literal["swap_adjacent_words", "replace_words", "shuffle_within_sentences", "shuffle_sentences", "replace_sentences"]
 
 
-class ScaleSensitivity(PerStimulusSignal):
+class ScaleSensitivity(StreamSignal):
     name = "scale_sensitivity"
     convention = "x_s = stream state s (0 = embeddings); point s compares pooled x_s of original and perturbed text"
 
@@ -49,15 +47,6 @@ class ScaleSensitivity(PerStimulusSignal):
         super().__init__(n_layers, label, **options)
         self._pooled: dict[int, torch.Tensor] = {}
         self._pending: dict[str, torch.Tensor] = {}
-
-    def sites(self) -> list[Site]:
-        return stream_sites(self.n_layers)
-
-    def points(self) -> np.ndarray:
-        return np.arange(self.n_layers + 1)
-
-    def depth(self) -> np.ndarray:
-        return self.points() / self.n_layers
 
     def variants(self, stimuli: list[Stimulus]) -> dict[str, list[Stimulus]]:
         """The perturbed copy of every stimulus, per perturbation (same order as ``stimuli``)."""

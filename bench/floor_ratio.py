@@ -1,0 +1,81 @@
+"""Floor ratio: a suite's capture pass against the bare forward passes it needs.
+
+    python bench/floor_ratio.py [SUITE] [--model NAME] [--limit N] [--repeats R]
+
+Times, on the same model, stimuli, batches and batch size, in one process:
+  * floor: plain ``model(input_ids, attention_mask)`` under ``torch.inference_mode()``;
+  * suite: the shared capture pass feeding every signal of the suite, plus reducing the
+    signals to profiles (bootstrap intervals included);
+and prints the median of each over the repeats, their ratio (target <= 1.25), and the time
+each signal adds when it runs alone (to show where the cost goes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from pathlib import Path
+
+import torch
+
+from mspgt_bench.capture import capture_pass, length_sorted_batches
+from mspgt_bench.plugins import registry
+from mspgt_bench.runner import resolve_model
+from mspgt_bench.signals.base import BootstrapConfig
+from mspgt_bench.suite.loader import load_suite
+from mspgt_bench.suite.schema import ModelSpec
+
+
+def _floor(adapter, stimuli, batch_size: int, max_tokens: int) -> float:
+    started = time.perf_counter()
+    with torch.inference_mode():
+        for indices in length_sorted_batches(stimuli, batch_size):
+            batch = adapter.tokenize([stimuli[i].text for i in indices], indices, max_tokens)
+            adapter.model(input_ids=batch.input_ids, attention_mask=batch.attention_mask, use_cache=False)
+    return time.perf_counter() - started
+
+
+def _suite_pass(adapter, stimuli, specs, batch_size: int, max_tokens: int, boot: BootstrapConfig) -> float:
+    signals = [registry("signals").get(s.name)(adapter.n_layers, label=s.label, **s.options) for s in specs]
+    started = time.perf_counter()
+    capture_pass(adapter, stimuli, signals, batch_size=batch_size, max_tokens=max_tokens)
+    for signal in signals:
+        signal.profiles(boot)
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("suite", nargs="?", default=str(Path(__file__).parents[1] / "suites" / "signals.yaml"))
+    parser.add_argument("--model", default=None)
+    parser.add_argument("--limit", type=int, default=None)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+
+    loaded = load_suite(args.suite)
+    suite = loaded.suite
+    spec = ModelSpec(name=args.model) if args.model else suite.models[0]
+    model = resolve_model(spec)
+    adapter = registry("model_adapters").get(model.adapter)(**model.args)
+    n = suite.stimuli.n if args.limit is None else min(args.limit, suite.stimuli.n)
+    stimuli = registry("stimulus_sources").get(suite.stimuli.source)(n=n, seed=suite.stimuli.seed, **suite.stimuli.options)
+    observational = [s for s in suite.signals if s.name != "scale_sensitivity"]
+    batch, tokens = suite.run.batch_size, suite.stimuli.max_tokens
+    boot = BootstrapConfig(suite.bootstrap.n_boot, 0.95, suite.bootstrap.method, suite.run.seed)
+
+    _floor(adapter, stimuli, batch, tokens)  # warm-up
+    floors = [_floor(adapter, stimuli, batch, tokens) for _ in range(args.repeats)]
+    suites = [_suite_pass(adapter, stimuli, observational, batch, tokens, boot) for _ in range(args.repeats)]
+    floor, full = statistics.median(floors), statistics.median(suites)
+    print(f"model {model.name}, {len(stimuli)} stimuli x <= {tokens} tokens, batch {batch}, torch threads {torch.get_num_threads()}")
+    print(f"{'what':<28}{'median s':>10}{'ratio':>8}")
+    print(f"{'bare forward (floor)':<28}{floor:>10.2f}{1.0:>8.2f}")
+    print(f"{'all observational signals':<28}{full:>10.2f}{full / floor:>8.2f}   target <= 1.25")
+    for spec_ in observational:
+        alone = _suite_pass(adapter, stimuli, [spec_], batch, tokens, boot)
+        print(f"{'  ' + spec_.label + ' alone':<28}{alone:>10.2f}{alone / floor:>8.2f}")
+
+
+if __name__ == "__main__":
+    main()
