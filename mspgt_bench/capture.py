@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from mspgt_bench.models.base import ModelAdapter
+from mspgt_bench.models.sites import Site
 from mspgt_bench.signals.base import CapturedBatch, Signal
 from mspgt_bench.stimuli.base import Stimulus
 
@@ -46,7 +47,7 @@ def capture_pass(
 def _passes(
     adapter: ModelAdapter,
     stimuli: Sequence[Stimulus],
-    sites: list,
+    sites: list[Site],
     batch_size: int,
     max_tokens: int,
     consumers: list[Callable[[CapturedBatch], None]],
@@ -57,7 +58,7 @@ def _passes(
     for indices in length_sorted_batches(stimuli, batch_size):
         batch = adapter.tokenize([stimuli[i].text for i in indices], indices, max_tokens)
         with adapter.capture(sites) as acts:
-            logits = adapter.forward(batch)
+            logits = adapter.forward(batch, logits=Site("logits") in sites)
         calls += 1
         captured = CapturedBatch(batch, acts, logits, adapter)
         for consume in consumers:

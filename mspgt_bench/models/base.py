@@ -53,8 +53,12 @@ class ModelAdapter(ABC):
         """
 
     @abstractmethod
-    def forward(self, batch: TokenBatch) -> torch.Tensor:
-        """Run the model; return logits ``[batch, tokens, vocab]``."""
+    def forward(self, batch: TokenBatch, *, logits: bool = True) -> torch.Tensor | None:
+        """Run the model; return logits ``[batch, tokens, vocab]``, or None when ``logits`` is False.
+
+        Skipping the logits spares the unembedding of every token (a large share of the cost
+        for big vocabularies) when only residual sites are read.
+        """
 
     @abstractmethod
     def logits_from_resid(self, resid: torch.Tensor) -> torch.Tensor:

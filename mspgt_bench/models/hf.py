@@ -124,9 +124,14 @@ class HFAdapter(ModelAdapter):
         return TokenBatch(enc["input_ids"].to(self.device), enc["attention_mask"].to(self.device), stimulus_index)
 
     @torch.inference_mode()
-    def forward(self, batch: TokenBatch) -> torch.Tensor:
-        out = self.model(input_ids=batch.input_ids, attention_mask=batch.attention_mask, use_cache=False)
-        return out.logits
+    def forward(self, batch: TokenBatch, *, logits: bool = True) -> torch.Tensor | None:
+        out = self.model(
+            input_ids=batch.input_ids,
+            attention_mask=batch.attention_mask,
+            use_cache=False,
+            logits_to_keep=0 if logits else 1,
+        )
+        return out.logits if logits else None
 
     @torch.inference_mode()
     def logits_from_resid(self, resid: torch.Tensor) -> torch.Tensor:

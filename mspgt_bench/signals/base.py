@@ -27,7 +27,8 @@ class CapturedBatch:
 
     batch: TokenBatch
     acts: dict[Site, torch.Tensor]
-    logits: torch.Tensor
+    logits: torch.Tensor | None
+    """Output logits, or None when no signal asked for the ``logits`` site."""
     adapter: ModelAdapter
 
     @property
@@ -39,6 +40,17 @@ class CapturedBatch:
         """The residual stream as ``L+1`` states: embedding output, then each layer's output."""
         n = self.adapter.n_layers
         return [self.acts[Site("resid_pre", 0)]] + [self.acts[Site("resid_post", layer)] for layer in range(n)]
+
+    def final_logits(self, index: torch.Tensor) -> torch.Tensor:
+        """The model's output logits at token positions ``index [batch, k]``.
+
+        Computed from the last layer's residual through the final norm and unembedding (equal to
+        the model's own logits) when the forward pass skipped them.
+        """
+        if self.logits is not None:
+            return gather_positions(self.logits, index)
+        last = self.acts[Site("resid_post", self.adapter.n_layers - 1)]
+        return self.adapter.logits_from_resid(gather_positions(last, index))
 
     def last_token(self, states: torch.Tensor) -> torch.Tensor:
         """``[batch, d]`` the state at each stimulus' last real token (right padding)."""

@@ -44,7 +44,7 @@ class LogitLens(PerStimulusSignal):
 
     def values(self, captured: CapturedBatch) -> dict[str, torch.Tensor]:
         index, valid = spread_positions(captured.mask, self.options.max_positions)
-        final = gather_positions(captured.logits, index).float()
+        final = captured.final_logits(index).float()
         top1 = final.argmax(dim=-1, keepdim=True)
         kl, entropy, rank = [], [], []
         for layer in range(self.n_layers):
