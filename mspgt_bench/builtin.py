@@ -51,6 +51,14 @@ def register_signals(register: Register) -> None:
 
 
 @hookimpl
+def register_interventions(register: Register) -> None:
+    from mspgt_bench.interventions.library import INTERVENTIONS
+
+    for name, intervention in INTERVENTIONS.items():
+        register(name, intervention)
+
+
+@hookimpl
 def register_detectors(register: Register) -> None:
     from mspgt_bench.detectors.plugins import ChangePoint, V1Rule
 

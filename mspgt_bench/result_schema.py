@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 """The version of ``results.json`` this module describes (the runner writes the same string)."""
 
 Status = Literal["PASS", "FAIL", "INCONCLUSIVE", "ERROR", "SKIP"]
@@ -183,6 +183,30 @@ class ProfileRow(_Section):
     convention: str = Field(description="Which states the points are computed on.")
 
 
+class EffectRow(_Section):
+    """One intervention effect on one model: a metric of one intervention condition against the clean model.
+
+    Added in schema 1.1 (files of 1.0 have no effects).
+    """
+
+    model: str
+    family: str | None
+    condition: Condition = Field(description="Model condition the intervention ran on (the trained model).")
+    intervention: str = Field(description="Intervention label in the suite.")
+    plugin: str = Field(description="Intervention plugin.")
+    target: str = Field(description="What was intervened on, e.g. 'delete[l=5]'.")
+    layer: int | None = Field(description="First layer touched (None when none).")
+    layer_end: int | None = Field(description="Last layer touched, inclusive.")
+    layers: str
+    depth: float | None = Field(description="Depth fraction of the last layer touched.")
+    param: Any = Field(None, description="The condition's parameter (e.g. noise sigma), if any.")
+    metric: str = Field(description="kl, top1_agreement, delta_loss, delta_entropy, delta_loss_<token class>, ...")
+    value: float | None
+    ci_low: float | None
+    ci_high: float | None
+    n: int = Field(description="Stimuli with a value.")
+
+
 class ResultsDocument(_Section):
     """The whole ``results.json`` of one run."""
 
@@ -192,6 +216,7 @@ class ResultsDocument(_Section):
     verdicts: list[VerdictRow]
     boundaries: list[BoundaryRow]
     profiles: list[ProfileRow]
+    effects: list[EffectRow] = Field(default_factory=list, description="Intervention effects (schema >= 1.1).")
 
 
 class ResultsError(ValueError):

@@ -73,6 +73,7 @@ class ConditionResult:
     meta: dict[str, Any]
     detections: list[Detection] = field(default_factory=list)
     context: PredictionContext | None = None
+    effects: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -82,6 +83,7 @@ class RunResult:
     verdict_rows: list[dict[str, Any]]
     profile_rows: list[dict[str, Any]]
     boundary_rows: list[dict[str, Any]]
+    effect_rows: list[dict[str, Any]]
     wall_s: float
 
 
@@ -142,9 +144,11 @@ def run_suite(loaded: LoadedSuite, options: RunOptions, progress: Progress | Non
         for d in r.detections
         for row in d.rows()
     ]
+    effect_rows = [row for r in results for row in r.effects]
     wall = time.perf_counter() - started
-    _write_outputs(loaded, run_dir, results, verdict_rows, profile_rows, boundary_rows, seed, wall)
-    return RunResult(run_dir, results, verdict_rows, profile_rows, boundary_rows, wall)
+    tables = {"verdicts": verdict_rows, "boundaries": boundary_rows, "profiles": profile_rows, "effects": effect_rows}
+    _write_outputs(loaded, run_dir, results, tables, seed, wall)
+    return RunResult(run_dir, results, verdict_rows, profile_rows, boundary_rows, effect_rows, wall)
 
 
 def _suite_text(loaded: LoadedSuite) -> str:
@@ -210,9 +214,16 @@ def _run_model(
             detections, failures = _detect(loaded, profiles, meta, boot)
             if failures:
                 meta = {**meta, "detector_errors": failures}
+            effects: list[dict[str, Any]] = []
+            if condition == TRAINED:
+                effects, error = _effects(loaded, model, stimuli, seed, boot, adapters, run_dir, progress)
+                if error:
+                    meta = {**meta, "intervention_error": error}
             context = _context(model, condition, profiles, detections, meta, boot)
             outcomes = _predict(loaded, context)
-            out.append(ConditionResult(model, condition, profiles, outcomes, meta, list(detections.values()), context))
+            out.append(
+                ConditionResult(model, condition, profiles, outcomes, meta, list(detections.values()), context, effects)
+            )
     finally:
         for adapter in adapters.values():
             adapter.close()
@@ -230,15 +241,10 @@ def _profile(
     progress: Progress,
 ) -> tuple[list[Profile], dict[str, Any]]:
     suite = loaded.suite
-    random_weights = condition == "random_weights"
     timings: dict[str, float] = {}
-    if random_weights not in adapters:
-        progress.stage(f"loading {model.name}{' (random weights)' if random_weights else ''}")
-        started = time.perf_counter()
-        args = {**model.args, **({"random_weights": True, "seed": seed} if random_weights else {})}
-        adapters[random_weights] = registry("model_adapters").get(model.adapter)(**args)
-        timings["load_s"] = time.perf_counter() - started
-    adapter = adapters[random_weights]
+    started = time.perf_counter()
+    adapter = _adapter(model, condition == "random_weights", seed, adapters, progress)
+    timings["load_s"] = time.perf_counter() - started
     if condition == "shuffled_tokens":
         rng = random.Random(seed)
         stimuli = [token_shuffle(s, rng) for s in stimuli]
@@ -265,6 +271,55 @@ def _profile(
         "cached": False,
     }
     return profiles, meta
+
+
+def _adapter(
+    model: ResolvedModel, random_weights: bool, seed: int, adapters: dict[bool, ModelAdapter], progress: Progress
+) -> ModelAdapter:
+    """The model's adapter (or its random-weight twin), loaded once per run."""
+    if random_weights not in adapters:
+        progress.stage(f"loading {model.name}{' (random weights)' if random_weights else ''}")
+        args = {**model.args, **({"random_weights": True, "seed": seed} if random_weights else {})}
+        adapters[random_weights] = registry("model_adapters").get(model.adapter)(**args)
+    return adapters[random_weights]
+
+
+def _effects(
+    loaded: LoadedSuite,
+    model: ResolvedModel,
+    stimuli: list[Stimulus],
+    seed: int,
+    boot: BootstrapConfig,
+    adapters: dict[bool, ModelAdapter],
+    run_dir: Path,
+    progress: Progress,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Intervention effects on the trained model, cached like profiles; (rows, error or None)."""
+    from mspgt_bench.interventions.sweep import run_interventions
+
+    suite = loaded.suite
+    if not suite.interventions:
+        return [], None
+    specs = [spec.model_dump() for spec in suite.interventions]
+    key = _cache_key(loaded, model, f"effects:{json.dumps(specs, sort_keys=True)}", len(stimuli), seed)
+    path = run_dir / "cache" / f"{model.slug()}-effects-{key}.json"
+    if path.is_file():
+        progress.stage(f"{model.name}: cached intervention effects reused")
+        return json.loads(path.read_text()), None
+    try:
+        adapter = _adapter(model, False, seed, adapters, progress)
+        progress.stage(f"{model.name}: interventions ({', '.join(s.label for s in suite.interventions)})")
+        rows = run_interventions(
+            adapter, stimuli, suite.interventions, suite.run.batch_size, suite.stimuli.max_tokens, boot
+        )
+    except Exception as exc:  # a failing intervention is reported, the rest of the run goes on
+        return [], f"{type(exc).__name__}: {exc}"
+    effects = [
+        {"model": model.name, "family": model.family, "condition": TRAINED, "target": row.pop("condition"), **row}
+        for row in rows
+    ]
+    write_json(path, effects)
+    return effects, None
 
 
 def _errored(model: ResolvedModel, condition: str, loaded: LoadedSuite, exc: Exception) -> ConditionResult:
@@ -422,9 +477,7 @@ def _write_outputs(
     loaded: LoadedSuite,
     run_dir: Path,
     results: list[ConditionResult],
-    verdict_rows: list[dict[str, Any]],
-    profile_rows: list[dict[str, Any]],
-    boundary_rows: list[dict[str, Any]],
+    tables: dict[str, list[dict[str, Any]]],
     seed: int,
     wall: float,
 ) -> None:
@@ -447,16 +500,18 @@ def _write_outputs(
         "schema_version": SCHEMA_VERSION,
         "suite": suite.suite.model_dump(),
         "provenance": provenance,
-        "verdicts": verdict_rows,
-        "boundaries": boundary_rows,
-        "profiles": profile_rows,
+        **tables,
     }
     if "json" in suite.output.formats:
         write_json(run_dir / "results.json", document)
     if "csv" in suite.output.formats:
-        flat = [{**row, "controls": json.dumps(row.get("controls", {}))} for row in verdict_rows]
-        atomic_write_text(run_dir / "verdicts.csv", pd.DataFrame(flat).to_csv(index=False))
-        atomic_write_text(run_dir / "profiles.csv", pd.DataFrame(profile_rows).to_csv(index=False))
-        atomic_write_text(run_dir / "boundaries.csv", pd.DataFrame(boundary_rows).to_csv(index=False))
+        for name, rows in tables.items():
+            flat = [{k: json.dumps(v) if isinstance(v, (dict, list)) else v for k, v in row.items()} for row in rows]
+            atomic_write_text(run_dir / f"{name}.csv", pd.DataFrame(flat).to_csv(index=False))
     if suite.output.figures:
+        from mspgt_bench.interventions.figures import write_intervention_figures
+
         write_profile_figures(run_dir / "figures", results)
+        for result in results:
+            if result.effects:
+                write_intervention_figures(run_dir / "figures", result.effects, model=result.model.slug())

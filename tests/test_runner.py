@@ -6,6 +6,7 @@ import json
 
 import pandas as pd
 
+from mspgt_bench.result_schema import SCHEMA_VERSION
 from mspgt_bench.runner import RunOptions, run_suite
 from mspgt_bench.suite.loader import load_suite
 
@@ -19,7 +20,7 @@ def test_run_writes_tidy_results_with_provenance(write_suite, minimal_suite, tmp
     result = _run(write_suite(suite), tmp_path / "run")
     run_dir = tmp_path / "run"
     document = json.loads((run_dir / "results.json").read_text())
-    assert document["schema_version"] == "1.0"
+    assert document["schema_version"] == SCHEMA_VERSION
     versions = document["provenance"]["versions"]
     assert {"mspgt_bench", "torch", "transformers"} <= set(versions)
     conditions = {row["condition"] for row in document["verdicts"]}
@@ -85,3 +86,19 @@ def test_cross_model_prediction_rows_per_family(write_suite, minimal_suite, tmp_
     assert rows["P5-A"]["model"] == "family:A" and rows["P5-A"]["n"] == 2
     assert rows["P5-A"]["status"] in {"PASS", "FAIL", "INCONCLUSIVE"}
     assert rows["P5-gpt2"]["status"] == "SKIP" and "needs at least 2 models" in rows["P5-gpt2"]["reason"]
+
+
+def test_interventions_run_on_the_trained_model_and_are_cached(write_suite, minimal_suite, tmp_path):
+    from mspgt_bench.result_schema import load_results
+
+    suite = minimal_suite(interventions=[{"name": "layer_deletion"}], output={"figures": True})
+    path = write_suite(suite)
+    first = _run(path, tmp_path / "run")
+    deletion = [r for r in first.effect_rows if r["intervention"] == "layer_deletion" and r["metric"] == "top1_agreement"]
+    assert [r["layer"] for r in deletion] == [0, 1, 2, 3]
+    assert all(0.0 <= r["value"] <= 1.0 and r["condition"] == "trained" for r in deletion)
+    document = load_results(tmp_path / "run")
+    assert len(document.effects) == len(first.effect_rows)
+    assert list((tmp_path / "run" / "figures" / "tiny-llama" / "interventions").glob("layer_deletion.*.png"))
+    second = _run(path, tmp_path / "run")
+    assert json.dumps(second.effect_rows) == json.dumps(first.effect_rows)  # NaN-safe equality
