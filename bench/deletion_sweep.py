@@ -118,10 +118,10 @@ def main() -> None:
         order = ("resume", "naive") if repeat % 2 == 0 else ("naive", "resume")
         for name in order:
             fn = resume_sweep if name == "resume" else naive_sweep
-            wall, cpu, out = _time(lambda: fn(adapter, batches))
+            wall, cpu, out = _time(lambda fn=fn: fn(adapter, batches))
             times[name].append((wall, cpu))
             results[name] = out
-            wall, cpu, _ = _time(lambda: fn(adapter, batches, metrics=False))
+            wall, cpu, _ = _time(lambda fn=fn: fn(adapter, batches, metrics=False))
             times[f"{name}_stack"].append((wall, cpu))
 
     def med(name: str, index: int) -> float:

@@ -19,9 +19,9 @@ from mspgt_bench.interventions.resume import ResidualCache, Step, count_layer_ca
 from mspgt_bench.interventions.sweep import run_interventions, sweep
 
 __all__ = [
+    "INTERVENTIONS",
     "BatchContext",
     "Condition",
-    "INTERVENTIONS",
     "Intervention",
     "ResidualCache",
     "Step",

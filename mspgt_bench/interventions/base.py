@@ -37,9 +37,9 @@ __all__ = [
     "Condition",
     "Intervention",
     "TargetOptions",
-    "stable_seed",
     "layer_list",
     "layers_text",
+    "stable_seed",
 ]
 
 
@@ -53,7 +53,7 @@ def layer_list(layers: list[int] | None, n_layers: int, *, last: int | None = No
     """``layers`` with negative indices counted from the end (``None``: ``0 .. last``), checked."""
     last = n_layers - 1 if last is None else last
     if layers is None:
-        return list(range(0, last + 1))
+        return list(range(last + 1))
     out = []
     for layer in layers:
         index = layer + n_layers if layer < 0 else layer

@@ -30,7 +30,7 @@ from torch import Tensor
 
 from mspgt_bench.interventions.token_classes import CLASS_NAMES
 
-__all__ = ["CleanReference", "BASE_METRICS", "CLASS_METRICS", "METRICS"]
+__all__ = ["BASE_METRICS", "CLASS_METRICS", "METRICS", "CleanReference"]
 
 BASE_METRICS = ("kl", "top1_agreement", "delta_loss", "delta_entropy")
 CLASS_METRICS = tuple(f"delta_loss_{name}" for name in CLASS_NAMES)

@@ -11,7 +11,7 @@ from typing import Any
 
 from mspgt_bench.results import atomic_write_bytes
 
-__all__ = ["write_intervention_figures", "plot_effect_per_layer"]
+__all__ = ["plot_effect_per_layer", "write_intervention_figures"]
 
 
 def _slug(text: str) -> str:
@@ -63,7 +63,7 @@ def write_intervention_figures(
         fig, ax = plt.subplots(figsize=(6, 3.4), dpi=110)
         plot_effect_per_layer(ax, group, metric)
         n = max(r["n"] for r in group)
-        ax.set_title(f"{model}: {intervention} — {metric} (mean over {n} stimuli, bootstrap CI)", fontsize=9)
+        ax.set_title(f"{model}: {intervention}\n{metric}: mean over {n} stimuli, bootstrap CI band", fontsize=9)
         fig.tight_layout()
         buffer = io.BytesIO()
         fig.savefig(buffer, format="png")

@@ -28,15 +28,15 @@ from mspgt_bench.metrics.angular import angular_distance, block_influence
 from mspgt_bench.suite.schema import Strict
 
 __all__ = [
+    "INTERVENTIONS",
+    "ActivationPatching",
+    "BlockDrop",
+    "CausalTracing",
     "LayerDeletion",
     "LayerSwap",
     "MeanAblation",
     "ResampleAblation",
     "ResidualNoise",
-    "BlockDrop",
-    "ActivationPatching",
-    "CausalTracing",
-    "INTERVENTIONS",
 ]
 
 

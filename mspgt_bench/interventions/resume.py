@@ -35,13 +35,13 @@ from mspgt_bench.models.base import TokenBatch
 
 __all__ = [
     "LayerCall",
-    "Step",
-    "ResidualCache",
     "LayerCounter",
-    "record",
-    "recompute",
+    "ResidualCache",
+    "Step",
     "count_layer_calls",
     "final_resid",
+    "recompute",
+    "record",
 ]
 
 Pre = Callable[[Tensor], Tensor]

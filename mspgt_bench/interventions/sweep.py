@@ -33,7 +33,7 @@ from mspgt_bench.signals.base import BootstrapConfig
 from mspgt_bench.stats.bootstrap import bootstrap_ci
 from mspgt_bench.stimuli.base import Stimulus
 
-__all__ = ["SweepResult", "intervention_class", "build_interventions", "sweep", "run_interventions", "batches_of"]
+__all__ = ["SweepResult", "batches_of", "build_interventions", "intervention_class", "run_interventions", "sweep"]
 
 Spec = Any  # ComponentSpec or a mapping {name, id?, options?}
 
@@ -251,5 +251,5 @@ def _row(
         "value": value,
         "ci_low": lo,
         "ci_high": hi,
-        "n": int(len(finite)),
+        "n": len(finite),
     }

@@ -43,16 +43,16 @@ from mspgt_bench.stimuli.base import Span, Stimulus
 from mspgt_bench.suite.schema import Strict
 
 __all__ = [
+    "CLASS_NAMES",
+    "GLOBAL",
+    "INTERMEDIATE",
+    "LOCAL",
+    "UNCLASSIFIED",
     "TokenClassOptions",
     "TokenClasses",
-    "CLASS_NAMES",
-    "LOCAL",
-    "INTERMEDIATE",
-    "GLOBAL",
-    "UNCLASSIFIED",
     "classify",
-    "token_sentences",
     "compute_token_classes",
+    "token_sentences",
 ]
 
 LOCAL, INTERMEDIATE, GLOBAL, UNCLASSIFIED = 0, 1, 2, -1

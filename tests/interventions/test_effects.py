@@ -68,7 +68,7 @@ def test_resid_path_unembeds_like_the_logits_path():
 
 
 def test_delta_loss_by_token_class():
-    clean, other, ids, mask, ref = _setup()
+    clean, other, ids, _mask, ref = _setup()
     classes = torch.tensor([[-1, 0, 1, 2, 0], [-1, 2, 2, -1, -1]])  # by target position j
     ref.set_classes(classes)
     out = ref.compare(other)

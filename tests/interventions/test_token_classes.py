@@ -34,8 +34,7 @@ def test_classify_hand_made_losses():
 
 
 def test_token_sentences_from_offsets():
-    #        0123456789012345678
-    text = "It rains. We stay."
+    # text "It rains. We stay."
     sentences = ((0, 9), (10, 18))
     offsets = [(0, 2), (2, 8), (8, 9), (9, 12), (12, 17), (17, 18), (0, 0)]
     # "It" " rains" "." " We" " stay" "." <pad>: " We" starts in the gap but ends in sentence 1
