@@ -134,8 +134,15 @@ def _run(args: argparse.Namespace, console: Console) -> int:
     loaded = _load(args.suite, console)
     if loaded is None:
         return 1
+    from mspgt_bench.registry import UnknownComponentError
+
     options = RunOptions(out=args.out, models=args.model, limit=args.limit, seed=args.seed)
-    result = run_suite(loaded, options, RichProgress(console))
+    try:
+        result = run_suite(loaded, options, RichProgress(console))
+    except UnknownComponentError as exc:
+        hint = " (a hub model is written 'org/name'; a local model is a folder)" if exc.kind == "offline_models" else ""
+        Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {exc}{hint}", highlight=False)
+        return 1
     console.print(verdict_table(result.verdict_rows, f"{loaded.suite.suite.name}: verdicts"))
     errors = [r for r in result.results if "error" in r.meta]
     for r in errors:

@@ -107,6 +107,9 @@ def resolve_model(spec: ModelSpec) -> ResolvedModel:
         return ResolvedModel(
             spec.name, adapter, spec.family or entry.family, spec.size or entry.size, {**entry.args, **spec.args}
         )
+    if spec.adapter == "hf" and "/" not in spec.name and not Path(spec.name).is_dir():
+        # neither a zoo name, nor a folder, nor an "org/name" hub id: most likely a typo
+        zoo.get(spec.name)
     args = {"model": spec.name, **spec.args} if spec.adapter == "hf" else dict(spec.args)
     return ResolvedModel(spec.name, spec.adapter, spec.family, spec.size, args)
 
@@ -117,18 +120,18 @@ def run_suite(loaded: LoadedSuite, options: RunOptions, progress: Progress | Non
     progress = progress or Progress()
     suite = loaded.suite
     seed = suite.run.seed if options.seed is None else options.seed
+    specs = [ModelSpec(name=name) for name in options.models] or suite.models
+    models = [resolve_model(spec) for spec in specs]  # an unknown model name fails here, before any write
     run_dir = options.out or Path(suite.output.dir) / suite.suite.name
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "suite.yaml").write_text(_suite_text(loaded))
-    specs = [ModelSpec(name=name) for name in options.models] or suite.models
     boot = BootstrapConfig(suite.bootstrap.n_boot, 0.95, suite.bootstrap.method, seed)
     progress.stage(f"stimuli: {suite.stimuli.source} (n={suite.stimuli.n}, seed={suite.stimuli.seed})")
     stimuli = _load_stimuli(loaded, options.limit)
     conditions = [TRAINED] + [c for c in CONTROLS if getattr(suite.controls, c)]
 
     results: list[ConditionResult] = []
-    for spec in specs:
-        model = resolve_model(spec)
+    for model in models:
         results += _run_model(loaded, model, conditions, stimuli, seed, boot, run_dir, progress)
 
     verdict_rows = _verdict_rows(loaded, results, seed)

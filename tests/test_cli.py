@@ -34,3 +34,10 @@ def test_run_prints_the_verdict_table(write_suite, minimal_suite, tmp_path, caps
     assert main(["run", str(write_suite(minimal_suite())), "--out", str(tmp_path / "r"), "--limit", "4"]) == 0
     out = capsys.readouterr().out
     assert "verdicts" in out and "P7" in out and "tiny-llama" in out
+
+
+def test_a_misspelt_model_name_is_refused_before_anything_is_written(write_suite, minimal_suite, tmp_path, capsys):
+    out = tmp_path / "never"
+    assert main(["run", str(write_suite(minimal_suite())), "--model", "smollm2-13m", "--out", str(out)]) == 1
+    assert "Did you mean 'smollm2-135m'?" in capsys.readouterr().err
+    assert not out.exists()
