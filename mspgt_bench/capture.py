@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import partial
 
 from mspgt_bench.models.base import ModelAdapter
 from mspgt_bench.models.sites import Site
@@ -39,7 +40,7 @@ def capture_pass(
         if variants is None:
             continue
         for name, perturbed in variants(list(stimuli)).items():
-            update = lambda captured, _s=signal, _n=name: _s.update_variant(_n, captured)  # noqa: E731
+            update = partial(signal.update_variant, name)
             calls += _passes(adapter, perturbed, signal.sites(), batch_size, max_tokens, [update], None)
     return calls
 
