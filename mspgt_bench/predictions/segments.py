@@ -44,6 +44,18 @@ def _bootstrapped(
     return prediction.verdict(value, lo, hi, n_stimuli, **details)
 
 
+def _too_shallow(detection: Detection, n_boundaries: int) -> Outcome | None:
+    """SKIP when the model has too few layers for ``n_boundaries`` boundaries at the detector's min_size."""
+    needed = (n_boundaries + 1) * detection.min_size
+    if needed <= detection.n_layers:
+        return None
+    reason = (
+        f"{n_boundaries} boundaries need at least {needed} layers with segments of >= {detection.min_size} "
+        f"layers; this model has {detection.n_layers}"
+    )
+    return Outcome("SKIP", reason=reason)
+
+
 def _data(detection: Detection) -> np.ndarray:
     if detection.per_stimulus is None:
         raise ValueError(f"detector {detection.label!r} has no per-stimulus inputs to resample ({detection.note})")
@@ -66,8 +78,10 @@ class SegmentCount(Prediction):
 
     def evaluate(self, ctx: PredictionContext) -> Outcome:
         detection = ctx.detection(self.options.detector)
-        data = _data(detection)
         target = self.options.n_boundaries
+        if skip := _too_shallow(detection, target):
+            return skip
+        data = _data(detection)
         if detection.segment is None:
             raise ValueError(f"detector {detection.label!r} offers no model-selection table")
 
@@ -99,8 +113,10 @@ class BoundaryPosition(Prediction):
 
     def evaluate(self, ctx: PredictionContext) -> Outcome:
         detection = ctx.detection(self.options.detector)
-        data = _data(detection)
         n, L = self.options.n_boundaries, detection.n_layers
+        if skip := _too_shallow(detection, n):
+            return skip
+        data = _data(detection)
         if self.options.boundary > n:
             raise ValueError(f"boundary {self.options.boundary} asked of a {n}-boundary segmentation")
 
@@ -132,8 +148,10 @@ class BoundaryAgreement(Prediction):
 
     def evaluate(self, ctx: PredictionContext) -> Outcome:
         first, second = (ctx.detection(label) for label in self.options.detectors)
-        a, b = _data(first), _data(second)
         n, L = self.options.n_boundaries, first.n_layers
+        if skip := _too_shallow(first, n) or _too_shallow(second, n):
+            return skip
+        a, b = _data(first), _data(second)
 
         def gap(idx: np.ndarray) -> float:
             ba = first.fit(a[idx].mean(axis=0), n)
@@ -165,9 +183,11 @@ class ExtremumInSegment(Prediction):
 
     def evaluate(self, ctx: PredictionContext) -> Outcome:
         detection = ctx.detection(self.options.detector)
+        n = self.options.n_boundaries
+        if skip := _too_shallow(detection, n):
+            return skip
         data = _data(detection)
         values = per_stimulus_on_grid(ctx.profile(self.options.profile), detection.n_layers)
-        n = self.options.n_boundaries
         if self.options.segment > n:
             raise ValueError(f"segment {self.options.segment} does not exist with {n} boundaries")
         pick = np.argmin if self.options.extremum == "min" else np.argmax

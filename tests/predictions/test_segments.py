@@ -78,3 +78,14 @@ def test_p7_extremum_in_intermediate_segment(minimum_at, expected):
     spec = _spec("extremum_in_segment", "inside_margin", -0.5, "greater", detector="det", profile="v.m")
     outcome = ExtremumInSegment(spec).evaluate(_context(det=_profile("a", **THREE, seed=7), v=valley))
     assert outcome.status == expected and outcome.details["extremum_layer"] == minimum_at
+
+
+def test_a_model_too_shallow_for_the_claim_is_a_skip_with_the_reason():
+    rng = np.random.default_rng(0)
+    data = rng.normal(size=(10, 4))
+    layers = np.arange(4)
+    profile = Profile("s", "m", layers, data.mean(0), data.min(0), data.max(0), 10, (layers + 1) / 4, "t", data)
+    detection = ChangePoint(label="det", profiles={"s.m": 1.0}, n_boot=20).detect({"s.m": profile}, 4, BOOT)
+    ctx = PredictionContext("m", "f", "trained", 4, {"s.m": profile}, BOOT, {"det": detection})
+    outcome = SegmentCount(_spec("segment_count", "criterion_margin", 0.0, "greater", detector="det")).evaluate(ctx)
+    assert outcome.status == "SKIP" and "need at least 6 layers" in outcome.reason
