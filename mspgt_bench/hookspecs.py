@@ -57,8 +57,3 @@ def register_predictions(register: Register) -> None:
 @hookspec
 def register_stimulus_sources(register: Register) -> None:
     """Register stimulus source functions by name."""
-
-
-@hookspec
-def register_reporters(register: Register) -> None:
-    """Register result reporters (callables that render a results table) by name."""

@@ -97,9 +97,3 @@ def loaded_plugins() -> list[PluginInfo]:
         hooks = tuple(sorted(h.name for h in pm.get_hookcallers(plugin) or []))
         infos.append(PluginInfo(name, versions.get(name, "unknown"), hooks, name == BUILTIN_PLUGIN))
     return sorted(infos, key=lambda p: (not p.builtin, p.name))
-
-
-def reset() -> None:
-    """Forget loaded plugins and registries (tests install and remove plugins)."""
-    plugin_manager.cache_clear()
-    _registries.cache_clear()

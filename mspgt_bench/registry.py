@@ -21,7 +21,6 @@ KINDS = (
     "detectors",
     "predictions",
     "stimulus_sources",
-    "reporters",
 )
 
 
