@@ -1,8 +1,9 @@
 """Run interventions over a stimulus set and reduce them to tidy rows with bootstrap intervals.
 
-For each stimulus batch: one recorded clean pass (:func:`~mspgt_bench.interventions.resume.record`),
-the clean reference quantities and token classes, then every condition of every intervention
-resumed from the cached residual stream. Interventions that need dataset statistics are fitted
+For each stimulus batch: one recorded clean pass (the adapter's ``record_residuals``;
+:func:`~mspgt_bench.interventions.resume.record` for HF), the clean reference quantities and
+token classes, then every condition of every intervention resumed from the cached residual
+stream. Interventions that need dataset statistics are fitted
 in a first pass over all batches. Per-stimulus values are kept, so each row's interval is a
 bootstrap over stimuli (the resampling unit of every mspgt-bench statistic).
 
@@ -27,7 +28,6 @@ from mspgt_bench.capture import length_sorted_batches
 from mspgt_bench.interventions.base import BatchContext, Condition, Intervention, layers_text
 from mspgt_bench.interventions.effects import CleanReference
 from mspgt_bench.interventions.library import INTERVENTIONS
-from mspgt_bench.interventions.resume import record
 from mspgt_bench.interventions.token_classes import CLASS_NAMES, UNCLASSIFIED, TokenClassOptions, compute_token_classes
 from mspgt_bench.signals.base import BootstrapConfig
 from mspgt_bench.stats.bootstrap import bootstrap_ci
@@ -137,7 +137,7 @@ def sweep(
     def context(indices: list[int], with_reference: bool) -> BatchContext:
         rows = [stimuli[i] for i in indices]
         batch, offsets = _tokenize(adapter, rows, indices, max_tokens)
-        clean = record(adapter, batch)
+        clean = adapter.record_residuals(batch)
         sentence = _sentence_tensor(batch, rows, offsets)
         ctx = BatchContext(adapter, batch, clean, rows, sentence=sentence)
         if with_reference:

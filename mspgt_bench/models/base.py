@@ -64,6 +64,14 @@ class ModelAdapter(ABC):
     def logits_from_resid(self, resid: torch.Tensor) -> torch.Tensor:
         """Apply the final norm and the unembedding to residual states (the logit lens)."""
 
+    def record_residuals(self, batch: TokenBatch) -> Any:
+        """One clean pass recorded for interventions: a :class:`~mspgt_bench.interventions.resume.ResidualCache`
+        (or an object with its ``states``, ``resume`` and ``logits``).
+
+        Backends that cannot run interventions keep this default, which says so.
+        """
+        raise NotImplementedError(f"the {self.backend!r} backend does not support interventions")
+
     @abstractmethod
     def provenance(self) -> dict[str, Any]:
         """Model id, revision, dtype, backend and anything else a result must record."""

@@ -140,6 +140,11 @@ class HFAdapter(ModelAdapter):
             logits = torch.tanh(logits / self._softcap) * self._softcap
         return logits
 
+    def record_residuals(self, batch: TokenBatch) -> Any:
+        from mspgt_bench.interventions.resume import record
+
+        return record(self, batch)
+
     # -- capture -------------------------------------------------------------------------
     @contextmanager
     def capture(self, sites: Iterable[Site]) -> Iterator[dict[Site, torch.Tensor]]:
