@@ -68,11 +68,21 @@ def register_detectors(register: Register) -> None:
 
 @hookimpl
 def register_predictions(register: Register) -> None:
+    from mspgt_bench.predictions.causal import BrittlenessRatio, ScaleSpecificity
     from mspgt_bench.predictions.contrast import ProfileContrast
     from mspgt_bench.predictions.cross_model import BoundaryCV
     from mspgt_bench.predictions.segments import BoundaryAgreement, BoundaryPosition, ExtremumInSegment, SegmentCount
 
-    for prediction in (ProfileContrast, SegmentCount, BoundaryPosition, BoundaryAgreement, ExtremumInSegment, BoundaryCV):
+    for prediction in (
+        ProfileContrast,
+        SegmentCount,
+        BoundaryPosition,
+        BoundaryAgreement,
+        ExtremumInSegment,
+        BoundaryCV,
+        ScaleSpecificity,
+        BrittlenessRatio,
+    ):
         register(prediction.name, prediction)
 
 

@@ -26,7 +26,7 @@ from mspgt_bench.capture import capture_pass
 from mspgt_bench.detectors.plugins import Detection
 from mspgt_bench.models.base import ModelAdapter
 from mspgt_bench.plugins import registry
-from mspgt_bench.predictions.base import CrossModelPrediction, Outcome, PredictionContext
+from mspgt_bench.predictions.base import TRAINED, ConditionEffects, CrossModelPrediction, Outcome, PredictionContext
 from mspgt_bench.results import SCHEMA_VERSION, load_profiles, save_profiles, write_json
 from mspgt_bench.signals.base import BootstrapConfig, Profile
 from mspgt_bench.stimuli.base import Stimulus
@@ -34,7 +34,6 @@ from mspgt_bench.stimuli.perturb import token_shuffle
 from mspgt_bench.suite.loader import LoadedSuite
 from mspgt_bench.suite.schema import ModelSpec, PredictionSpec
 
-TRAINED = "trained"
 CONTROLS = ("random_weights", "shuffled_tokens")
 
 
@@ -218,11 +217,14 @@ def _run_model(
             if failures:
                 meta = {**meta, "detector_errors": failures}
             effects: list[dict[str, Any]] = []
+            context = _context(model, condition, profiles, detections, meta, boot)
             if condition == TRAINED:
-                effects, error = _effects(loaded, model, stimuli, seed, boot, adapters, run_dir, progress)
+                effects, per_stimulus, error = _effects(
+                    loaded, model, stimuli, seed, boot, adapters, detections, run_dir, progress
+                )
+                context.effects, context.effects_error = _condition_effects(per_stimulus), error
                 if error:
                     meta = {**meta, "intervention_error": error}
-            context = _context(model, condition, profiles, detections, meta, boot)
             outcomes = _predict(loaded, context)
             out.append(
                 ConditionResult(model, condition, profiles, outcomes, meta, list(detections.values()), context, effects)
@@ -294,35 +296,79 @@ def _effects(
     seed: int,
     boot: BootstrapConfig,
     adapters: dict[bool, ModelAdapter],
+    detections: dict[str, Detection],
     run_dir: Path,
     progress: Progress,
-) -> tuple[list[dict[str, Any]], str | None]:
-    """Intervention effects on the trained model, cached like profiles; (rows, error or None)."""
-    from mspgt_bench.interventions.sweep import run_interventions
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], str | None]:
+    """Intervention effects on the trained model, cached like profiles.
+
+    Returns (tidy rows, per-stimulus records, error or None). Segments named by ``segments_from``
+    are resolved from this model's detections first, so they enter the cache key.
+    """
+    from mspgt_bench.interventions.sweep import sweep
 
     suite = loaded.suite
     if not suite.interventions:
-        return [], None
-    specs = [spec.model_dump() for spec in suite.interventions]
+        return [], [], None
+    try:
+        specs = [_resolve_targets(spec.model_dump(), detections) for spec in suite.interventions]
+    except ValueError as exc:
+        return [], [], str(exc)
     key = _cache_key(loaded, model, f"effects:{json.dumps(specs, sort_keys=True)}", len(stimuli), seed)
     path = run_dir / "cache" / f"{model.slug()}-effects-{key}.json"
     if path.is_file():
         progress.stage(f"{model.name}: cached intervention effects reused")
-        return json.loads(path.read_text()), None
+        cached = json.loads(path.read_text())
+        return cached["rows"], cached["per_stimulus"], None
     try:
         adapter = _adapter(model, False, seed, adapters, progress)
         progress.stage(f"{model.name}: interventions ({', '.join(s.label for s in suite.interventions)})")
-        rows = run_interventions(
-            adapter, stimuli, suite.interventions, suite.run.batch_size, suite.stimuli.max_tokens, boot
-        )
+        result = sweep(adapter, stimuli, specs, suite.run.batch_size, suite.stimuli.max_tokens, boot)
     except Exception as exc:  # a failing intervention is reported, the rest of the run goes on
-        return [], f"{type(exc).__name__}: {exc}"
-    effects = [
+        return [], [], f"{type(exc).__name__}: {exc}"
+    rows = [
         {"model": model.name, "family": model.family, "condition": TRAINED, "target": row.pop("condition"), **row}
-        for row in rows
+        for row in result.rows
     ]
-    write_json(path, effects)
-    return effects, None
+    per_stimulus = [
+        {
+            "intervention": label,
+            "target": condition.label,
+            "first_layer": min(condition.layers) if condition.layers else None,
+            "last_layer": max(condition.layers) if condition.layers else None,
+            "values": result.per_stimulus.get((label, condition.label), {}),
+        }
+        for label, conditions in result.conditions.items()
+        for condition in conditions
+    ]
+    write_json(path, {"rows": rows, "per_stimulus": per_stimulus})
+    return rows, per_stimulus, None
+
+
+def _resolve_targets(spec: dict[str, Any], detections: dict[str, Detection]) -> dict[str, Any]:
+    """An intervention spec with ``segments_from`` replaced by the segments that detector found."""
+    options = dict(spec.get("options") or {})
+    label = options.pop("segments_from", None)
+    if label is None:
+        return spec
+    n_segments = options.pop("n_segments", None)
+    if label not in detections:
+        raise ValueError(
+            f"intervention {spec.get('id') or spec['name']!r}: segments_from names detector {label!r}, which did not "
+            f"run or failed on this model (detectors: {', '.join(sorted(detections)) or 'none'})"
+        )
+    options["segments"] = [list(segment) for segment in detections[label].segments(n_segments)]
+    return {**spec, "options": options}
+
+
+def _condition_effects(records: list[dict[str, Any]]) -> dict[str, list[ConditionEffects]]:
+    effects: dict[str, list[ConditionEffects]] = {}
+    for record in records:
+        values = {metric: np.asarray(v, dtype=float) for metric, v in record["values"].items()}
+        effects.setdefault(record["intervention"], []).append(
+            ConditionEffects(record["target"], record["first_layer"], record["last_layer"], values)
+        )
+    return effects
 
 
 def _errored(model: ResolvedModel, condition: str, loaded: LoadedSuite, exc: Exception) -> ConditionResult:

@@ -102,3 +102,35 @@ def test_interventions_run_on_the_trained_model_and_are_cached(write_suite, mini
     assert list((tmp_path / "run" / "figures" / "tiny-llama" / "interventions").glob("layer_deletion.*.png"))
     second = _run(path, tmp_path / "run")
     assert json.dumps(second.effect_rows) == json.dumps(first.effect_rows)  # NaN-safe equality
+
+
+def test_p4_and_p6_read_segment_interventions_placed_by_a_detector(write_suite, minimal_suite, tmp_path):
+    detector = {"profiles": {"angular_distance.angular_all": 1.0, "logit_lens.kl": 1.0}, "n_boot": 20}
+    suite = minimal_suite(
+        models=[{"name": "tiny-llama", "args": {"n_layers": 8}}, {"name": "tiny-qwen2", "args": {"n_layers": 8}}],
+        detectors=[{"name": "changepoint", "id": "fused", "options": detector}],
+        interventions=[
+            {"name": "layer_deletion", "id": "segments", "options": {"segments_from": "fused", "n_segments": 3}}
+        ],
+        controls={"shuffled_tokens": True},
+    )
+    suite["predictions"] = [
+        {"id": "P4", "name": "scale_specificity", "statistic": "log_interaction", "threshold": 0.0,
+         "direction": "greater", "options": {"intervention": "segments", "n_boot": 50}},
+        {"id": "P6", "name": "brittleness_ratio", "statistic": "fold_difference", "threshold": 2.0,
+         "direction": "greater", "options": {"intervention": "segments", "families": ["llama", "qwen2"], "n_boot": 50}},
+    ]
+    result = _run(write_suite(suite), tmp_path / "run")
+    trained = next(r for r in result.results if r.model.name == "tiny-llama" and r.condition == "trained")
+    segments = trained.context.detections["fused"].segments(3)
+    targets = sorted({row["target"] for row in trained.effects if row["intervention"] == "segments"})
+    assert targets == sorted(f"delete[{a}:{b}]" for a, b in segments)
+    rows = {(row["prediction"], row["model"], row["condition"]): row for row in result.verdict_rows}
+    p4 = rows[("P4", "tiny-llama", "trained")]
+    matrix = trained.outcomes["P4"].details["matrix"]
+    assert len(matrix) == 3 and all(len(row) == 3 for row in matrix)
+    # random weights: truncating the context changes little, so some scale may have no token at all
+    assert p4["status"] in {"PASS", "FAIL"} or "the effect matrix is incomplete" in p4["reason"] or p4["value"] is not None
+    assert rows[("P4", "tiny-llama", "shuffled_tokens")]["status"] == "SKIP"
+    p6 = rows[("P6", "family:llama/qwen2", "trained")]
+    assert p6["status"] in {"PASS", "FAIL", "INCONCLUSIVE"} and p6["value"] >= 1.0

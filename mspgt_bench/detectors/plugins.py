@@ -50,6 +50,15 @@ class Detection:
             raise ValueError(f"detector {self.label!r} cannot refit resampled profiles ({self.note})")
         return fit_fixed_k(self.prepare(mean), n_boundaries, min_size=self.min_size).boundaries
 
+    def segments(self, n_segments: int | None = None) -> tuple[tuple[int, int], ...]:
+        """Half-open layer ranges of the segments found, or of the best split into ``n_segments``."""
+        if n_segments is None:
+            return self.segmentation.segments()
+        if self.per_stimulus is None:
+            raise ValueError(f"detector {self.label!r} cannot refit with a fixed number of segments ({self.note})")
+        boundaries = self.fit(self.per_stimulus.mean(axis=0), n_segments - 1)
+        return Segmentation(boundaries, self.n_layers, criterion=f"best fit with {n_segments - 1} boundaries").segments()
+
     def rows(self) -> list[dict[str, Any]]:
         stability = {s.boundary: s for s in (self.bootstrap.stability if self.bootstrap else ())}
         rows = []

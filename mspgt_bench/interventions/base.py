@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import torch
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from torch import Tensor
 
 from mspgt_bench.interventions.effects import METRICS, CleanReference
@@ -128,6 +128,17 @@ class TargetOptions(Strict):
     segments: list[tuple[int, int]] | None = Field(
         None, description="One condition per segment [start, end): all its layers intervened on together."
     )
+    segments_from: str | None = Field(
+        None,
+        description="Label of a detector of the suite: one condition per segment it finds on the trained model "
+        "(resolved by the runner into `segments`).",
+    )
+    n_segments: int | None = Field(
+        None,
+        ge=2,
+        description="With `segments_from`: take the detector's best split into this many segments instead of the "
+        "number its criterion chose.",
+    )
 
     @field_validator("segments")
     @classmethod
@@ -137,8 +148,21 @@ class TargetOptions(Strict):
                 raise ValueError(f"segment {[start, end]} must satisfy 0 <= start < end (end exclusive)")
         return segments
 
+    @model_validator(mode="after")
+    def _one_source_of_segments(self) -> TargetOptions:
+        if self.segments_from is not None and self.segments is not None:
+            raise ValueError("give `segments` or `segments_from`, not both")
+        if self.n_segments is not None and self.segments_from is None:
+            raise ValueError("`n_segments` needs `segments_from` (the detector whose split it takes)")
+        return self
+
     def targets(self, n_layers: int) -> list[tuple[int, int]]:
         """Half-open layer ranges ``[a, b)``: ``(l, l+1)`` per single layer, then the segments."""
+        if self.segments_from is not None:
+            raise ValueError(
+                f"segments_from={self.segments_from!r} is resolved by the suite runner from its detections; "
+                "outside a suite run pass the layer ranges as `segments`"
+            )
         out = []
         if self.layers is not None or self.segments is None:
             out += [(layer, layer + 1) for layer in layer_list(self.layers, n_layers)]

@@ -16,12 +16,19 @@ set by the runner or the plugin.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
+import numpy as np
+
 from mspgt_bench.detectors.plugins import Detection
 from mspgt_bench.signals.base import BootstrapConfig, Profile
+from mspgt_bench.stats.bootstrap import resample_indices
 from mspgt_bench.suite.schema import PredictionSpec, Strict
+
+TRAINED = "trained"
+"""The condition of the model as named (the others are null controls)."""
 
 Status = Literal["PASS", "FAIL", "INCONCLUSIVE", "ERROR", "SKIP"]
 
@@ -56,6 +63,17 @@ class MissingInputError(LookupError):
 
 
 @dataclass
+class ConditionEffects:
+    """One intervened condition's per-stimulus effects on one model (e.g. ``delete[0:7]``)."""
+
+    target: str
+    first_layer: int | None
+    last_layer: int | None
+    values: dict[str, np.ndarray]
+    """``{metric: [n_stimuli]}``, NaN where a stimulus has no value (e.g. no token of a class)."""
+
+
+@dataclass
 class PredictionContext:
     """What a prediction may read about one model under one condition."""
 
@@ -67,6 +85,9 @@ class PredictionContext:
     boot: BootstrapConfig
     detections: dict[str, Detection] = field(default_factory=dict)
     detector_errors: dict[str, str] = field(default_factory=dict)
+    effects: dict[str, list[ConditionEffects]] = field(default_factory=dict)
+    """Intervention label -> its conditions in run order (the trained model only)."""
+    effects_error: str | None = None
 
     def profile(self, key: str) -> Profile:
         """The profile ``"<signal label>.<metric>"``."""
@@ -79,6 +100,16 @@ class PredictionContext:
                 f"`signals:` or pick one of: {known}"
             ) from None
 
+
+    def intervention(self, label: str) -> list[ConditionEffects]:
+        """The per-stimulus effects of the suite's intervention ``label`` on this model."""
+        if self.effects_error:
+            raise MissingInputError(f"the interventions failed: {self.effects_error}")
+        try:
+            return self.effects[label]
+        except KeyError:
+            known = ", ".join(sorted(self.effects)) or "(none)"
+            raise MissingInputError(f"needs intervention {label!r}; add it to `interventions:` (run: {known})") from None
 
     def detection(self, label: str) -> Detection:
         """The boundaries found by the suite's detector ``label``."""
@@ -135,3 +166,33 @@ class CrossModelPrediction(Prediction):
     @abstractmethod
     def evaluate_many(self, contexts: list[PredictionContext]) -> dict[str, Outcome]:
         """Outcome per group (usually per family) from the contexts of several models."""
+
+
+def resampled_verdict(
+    prediction: Prediction,
+    ctx: PredictionContext,
+    n_stimuli: int,
+    n_boot: int,
+    statistic: Callable[[np.ndarray], float],
+    **details: Any,
+) -> Outcome:
+    """Statistic on all stimuli and on bootstrap resamples of their indices -> verdict.
+
+    The interval is the percentile interval at the prediction's confidence level. Resamples on
+    which the statistic is undefined (NaN) are left out and counted in ``undefined_resamples``;
+    an undefined estimate, or fewer than half the resamples defined, gives INCONCLUSIVE.
+    """
+    value = statistic(np.arange(n_stimuli))
+    indices = resample_indices(n_stimuli, n_boot, ctx.boot.rng(prediction.spec.id, ctx.condition))
+    draws = np.array([statistic(idx) for idx in indices], dtype=float)
+    defined = draws[np.isfinite(draws)]
+    if len(defined) < len(draws):
+        details["undefined_resamples"] = int(len(draws) - len(defined))
+    if not np.isfinite(value):
+        return Outcome("INCONCLUSIVE", n=n_stimuli, reason="the statistic is undefined on the full sample", details=details)
+    if len(defined) < n_boot / 2:
+        reason = f"the statistic is undefined on {len(draws) - len(defined)} of {n_boot} resamples"
+        return Outcome("INCONCLUSIVE", float(value), n=n_stimuli, reason=reason, details=details)
+    alpha = (1 - prediction.spec.confidence) / 2
+    lo, hi = np.quantile(defined, [alpha, 1 - alpha])
+    return prediction.verdict(value, lo, hi, n_stimuli, **details)

@@ -8,7 +8,6 @@ The interval is the percentile interval at the prediction's confidence level.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Literal
 
 import numpy as np
@@ -16,8 +15,7 @@ from pydantic import Field
 
 from mspgt_bench.detectors.layer_grid import per_stimulus_on_grid
 from mspgt_bench.detectors.plugins import Detection
-from mspgt_bench.predictions.base import Outcome, Prediction, PredictionContext
-from mspgt_bench.stats.bootstrap import resample_indices
+from mspgt_bench.predictions.base import Outcome, Prediction, PredictionContext, resampled_verdict
 from mspgt_bench.suite.schema import Strict
 
 
@@ -25,23 +23,6 @@ class SegmentOptions(Strict):
     detector: str = Field(description="Label of a detector in the suite's `detectors:`.")
     n_boundaries: int = Field(2, ge=1, description="Boundaries of the claimed segmentation (MSPGT: 2).")
     n_boot: int = Field(200, ge=20, description="Bootstrap resamples (each refits the segmentation).")
-
-
-def _bootstrapped(
-    prediction: Prediction,
-    ctx: PredictionContext,
-    n_stimuli: int,
-    n_boot: int,
-    statistic: Callable[[np.ndarray], float],
-    **details: object,
-) -> Outcome:
-    """Statistic on all stimuli and on resamples of their indices -> verdict."""
-    value = statistic(np.arange(n_stimuli))
-    indices = resample_indices(n_stimuli, n_boot, ctx.boot.rng(prediction.spec.id, ctx.condition))
-    draws = np.array([statistic(idx) for idx in indices])
-    alpha = (1 - prediction.spec.confidence) / 2
-    lo, hi = np.quantile(draws, [alpha, 1 - alpha])
-    return prediction.verdict(value, lo, hi, n_stimuli, **details)
 
 
 def _too_shallow(detection: Detection, n_boundaries: int) -> Outcome | None:
@@ -92,7 +73,7 @@ class SegmentCount(Prediction):
             return min(score for k, score in table.items() if k != target) - table[target]
 
         chosen = detection.segmentation.boundaries
-        return _bootstrapped(self, ctx, len(data), self.options.n_boot, margin, boundaries=list(chosen))
+        return resampled_verdict(self, ctx, len(data), self.options.n_boot, margin, boundaries=list(chosen))
 
 
 class BoundaryPosition(Prediction):
@@ -127,7 +108,7 @@ class BoundaryPosition(Prediction):
             return (L - 2 * bounds[0]) / L
 
         fitted = detection.fit(data.mean(axis=0), n)
-        return _bootstrapped(self, ctx, len(data), self.options.n_boot, statistic, boundaries=list(fitted))
+        return resampled_verdict(self, ctx, len(data), self.options.n_boot, statistic, boundaries=list(fitted))
 
 
 class BoundaryAgreement(Prediction):
@@ -158,7 +139,7 @@ class BoundaryAgreement(Prediction):
             bb = second.fit(b[idx].mean(axis=0), n)
             return max(abs(x - y) for x, y in zip(ba, bb)) / L
 
-        return _bootstrapped(
+        return resampled_verdict(
             self, ctx, len(a), self.options.n_boot, gap,
             boundaries_a=list(first.fit(a.mean(axis=0), n)), boundaries_b=list(second.fit(b.mean(axis=0), n)),
         )
@@ -199,4 +180,4 @@ class ExtremumInSegment(Prediction):
             return float(min(extremum - start, stop - 1 - extremum))
 
         extremum = int(pick(values.mean(axis=0)))
-        return _bootstrapped(self, ctx, len(data), self.options.n_boot, margin, extremum_layer=extremum)
+        return resampled_verdict(self, ctx, len(data), self.options.n_boot, margin, extremum_layer=extremum)

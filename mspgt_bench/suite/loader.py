@@ -67,6 +67,7 @@ def load_suite(path: str | Path, *, check_plugins: bool = True) -> LoadedSuite:
         problems += [_problem_from_pydantic(err, origins, str(path)) for err in exc.errors()]
     if check_plugins:
         problems += _plugin_problems(data, origins, str(path))
+    problems += _reference_problems(data, origins, str(path))
     if problems:
         raise SuiteError(problems)
     digest = hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
@@ -202,6 +203,37 @@ def _plugin_problems(data: dict[str, Any], origins: dict[str, str], default_file
                 schema.model_validate(options)
             except ValidationError as exc:
                 problems += [_problem_from_options(err, schema, file, f"{base}.options") for err in exc.errors()]
+    return problems
+
+
+# option keys that name another component of the suite, and the section that must define it
+REFERENCES = {"detector": "detectors", "detectors": "detectors", "segments_from": "detectors", "intervention": "interventions"}
+
+
+def _reference_problems(data: dict[str, Any], origins: dict[str, str], default_file: str) -> list[Problem]:
+    """Options that name a detector or intervention (by its ``id``, else its name) must find it in the suite."""
+
+    def entries(section: str) -> list[dict[str, Any]]:
+        value = data.get(section)
+        return [x for x in value if isinstance(x, dict)] if isinstance(value, list) else []
+
+    labels = {
+        section: [str(x.get("id") or x.get("name")) for x in entries(section)] for section in set(REFERENCES.values())
+    }
+    problems = []
+    for section in ("interventions", "predictions"):
+        for index, spec in enumerate(entries(section)):
+            options = spec.get("options")
+            for key, value in (options.items() if isinstance(options, dict) else ()):
+                target = REFERENCES.get(key)
+                names = value if isinstance(value, list) else [value]
+                for name in names if target else ():
+                    if isinstance(name, str) and name not in labels[target]:
+                        where = f"{section}[{index}].options.{key}"
+                        message = f"names {name!r}, which is not in `{target}:`. " + _unknown_key(
+                            name, labels[target], target.rstrip("s") + " label"
+                        )
+                        problems.append(Problem(origins.get(section, default_file), where, message))
     return problems
 
 

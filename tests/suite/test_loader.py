@@ -101,3 +101,20 @@ def test_validation_writes_nothing(write_suite, minimal_suite, tmp_path):
     with pytest.raises(SuiteError):
         load_suite(path)
     assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_a_reference_to_a_missing_detector_or_intervention_is_named(write_suite, minimal_suite):
+    suite = minimal_suite(
+        detectors=[{"name": "changepoint", "id": "fused", "options": {"profiles": {"logit_lens.kl": 1.0}}}],
+        interventions=[{"name": "layer_deletion", "id": "segments", "options": {"segments_from": "fusde"}}],
+    )
+    suite["predictions"].append(
+        {"id": "P4", "name": "scale_specificity", "statistic": "log_interaction", "threshold": 0.0,
+         "direction": "greater", "options": {"intervention": "segment"}}
+    )
+    with pytest.raises(SuiteError) as info:
+        load_suite(write_suite(suite))
+    problems = {p.path: p.message for p in info.value.problems}
+    assert "Did you mean 'fused'?" in problems["interventions[0].options.segments_from"]
+    assert "Did you mean 'segments'?" in problems["predictions[1].options.intervention"]
+    assert len(problems) == 2

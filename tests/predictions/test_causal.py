@@ -1,0 +1,149 @@
+"""P4 (scale specificity) and P6 (local brittleness ratio) on effect matrices built to satisfy or violate them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mspgt_bench.predictions.base import ConditionEffects, PredictionContext
+from mspgt_bench.predictions.causal import (
+    BrittlenessRatio,
+    ScaleSpecificity,
+    double_centred_log,
+    log_interaction,
+    row_dominance,
+)
+from mspgt_bench.signals.base import BootstrapConfig
+from mspgt_bench.suite.schema import PredictionSpec
+
+BOOT = BootstrapConfig(n_boot=200, seed=0)
+SCALES = ("local", "intermediate", "global")
+SEGMENTS = ((0, 4), (4, 9), (9, 12))
+
+
+def test_a_product_matrix_has_no_interaction():
+    # E[s, c] = a_s * b_c: segments differ in strength, scales in sensitivity, nothing specific
+    matrix = np.outer([5.0, 1.0, 0.2], [1.0, 2.0, 3.0])
+    assert np.allclose(double_centred_log(matrix), 0.0)
+    assert log_interaction(matrix) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_a_two_by_two_interaction_is_a_quarter_of_the_log_odds_ratio():
+    matrix = np.array([[4.0, 1.0], [2.0, 3.0]])
+    assert log_interaction(matrix) == pytest.approx(np.log(4 * 3 / (1 * 2)) / 4)
+
+
+def test_row_dominance_is_positive_only_when_every_row_peaks_on_its_diagonal():
+    boosted = np.outer([5.0, 1.0, 0.2], [1.0, 2.0, 3.0]) * np.array([[2, 1, 1], [1, 2, 1], [1, 1, 2]])
+    # diag interaction = (2/3)·log 2, off-diagonal = -(1/3)·log 2: margin log 2
+    assert row_dominance(boosted) == pytest.approx(np.log(2))
+    one_row_off = boosted * np.array([[1, 1, 1], [1, 1, 1], [1, 3, 1]])
+    assert row_dominance(one_row_off) < 0
+    assert log_interaction(one_row_off) > 0  # the mean diagonal can still be positive
+
+
+def test_non_positive_entries_make_the_statistic_undefined():
+    assert np.isnan(log_interaction(np.array([[1.0, -0.1], [1.0, 1.0]])))
+
+
+def _effects(pattern: np.ndarray, n: int = 40, noise: float = 0.1, seed: int = 0, prefix: str = "delta_loss_") -> list:
+    """Per-stimulus effects whose mean matrix is ``pattern`` [segments, scales], with multiplicative noise."""
+    rng = np.random.default_rng(seed)
+    conditions = []
+    for s, (start, end) in enumerate(SEGMENTS):
+        values = {
+            f"{prefix}{scale}": pattern[s, c] * np.exp(rng.normal(0, noise, n)) for c, scale in enumerate(SCALES)
+        }
+        values["kl"] = pattern[s].mean() * np.exp(rng.normal(0, noise, n))
+        conditions.append(ConditionEffects(f"delete[{start}:{end}]", start, end - 1, values))
+    return conditions[::-1]  # run order is not depth order: the prediction must sort
+
+
+def _context(conditions, condition: str = "trained", model: str = "m", family: str = "llama") -> PredictionContext:
+    return PredictionContext(model, family, condition, 12, {}, BOOT, effects={"segments": conditions})
+
+
+def _p4(statistic: str = "log_interaction") -> ScaleSpecificity:
+    spec = PredictionSpec(
+        id="P4", name="scale_specificity", statistic=statistic, threshold=0.0, direction="greater",
+        options={"intervention": "segments", "n_boot": 200},
+    )
+    return ScaleSpecificity(spec)
+
+
+MAIN_EFFECTS = np.outer([5.0, 1.0, 0.2], [1.0, 2.0, 3.0])
+DIAGONAL = MAIN_EFFECTS * (1 + np.eye(3))
+ANTI_DIAGONAL = MAIN_EFFECTS * (1 + np.eye(3)[::-1])
+SHIFTED = MAIN_EFFECTS * (1 + np.roll(np.eye(3), 1, axis=1))  # each segment hurts the next scale most
+
+
+@pytest.mark.parametrize("statistic", ["log_interaction", "row_dominance"])
+def test_p4_passes_when_each_segment_hurts_its_own_scale_most(statistic):
+    outcome = _p4(statistic).evaluate(_context(_effects(DIAGONAL)))
+    assert outcome.status == "PASS"
+    assert outcome.details["segments"] == ["delete[0:4]", "delete[4:9]", "delete[9:12]"]
+    assert np.allclose(outcome.details["matrix"], DIAGONAL, rtol=0.1)
+
+
+@pytest.mark.parametrize("pattern", [SHIFTED, ANTI_DIAGONAL], ids=["shifted", "anti-diagonal"])
+def test_p4_row_dominance_fails_when_segments_hurt_other_scales_most(pattern):
+    assert _p4("row_dominance").evaluate(_context(_effects(pattern))).status == "FAIL"
+
+
+def test_p4_log_interaction_fails_when_each_segment_hurts_the_next_scale_most():
+    outcome = _p4().evaluate(_context(_effects(SHIFTED)))
+    # diagonal interaction of a shifted identity boost: -(1/3)·log 2
+    assert outcome.status == "FAIL" and outcome.value == pytest.approx(-np.log(2) / 3, abs=0.05)
+
+
+def test_p4_is_not_a_pass_without_specificity():
+    outcome = _p4().evaluate(_context(_effects(MAIN_EFFECTS, noise=0.3, seed=3)))
+    assert outcome.status in ("INCONCLUSIVE", "FAIL")
+    assert outcome.ci_low < 0.05 and abs(outcome.value) < 0.1
+
+
+def test_p4_skips_under_a_control_and_explains_a_wrong_segment_count():
+    assert _p4().evaluate(_context(_effects(DIAGONAL), condition="random_weights")).status == "SKIP"
+    with pytest.raises(ValueError, match="n_segments: 3"):
+        _p4().evaluate(_context(_effects(DIAGONAL)[:2]))
+    with pytest.raises(LookupError, match="needs intervention 'segments'"):
+        _p4().evaluate(PredictionContext("m", "llama", "trained", 12, {}, BOOT))
+
+
+def test_p4_is_inconclusive_when_an_intervention_does_not_hurt_a_scale():
+    pattern = DIAGONAL.copy()
+    pattern[2, 0] = -0.5  # deleting the last segment helps local tokens: log undefined
+    outcome = _p4().evaluate(_context(_effects(pattern, noise=0.01)))
+    assert outcome.status == "INCONCLUSIVE" and "undefined" in outcome.reason
+
+
+def _p6(statistic: str = "fold_difference", threshold: float = 2.0, min_models: int = 1) -> BrittlenessRatio:
+    spec = PredictionSpec(
+        id="P6", name="brittleness_ratio", statistic=statistic, threshold=threshold, direction="greater",
+        options={"intervention": "segments", "families": ["llama", "qwen2"], "min_models": min_models, "n_boot": 200},
+    )
+    return BrittlenessRatio(spec)
+
+
+def _family_contexts(local_llama: float, local_qwen: float) -> list[PredictionContext]:
+    out = []
+    for i, (family, local) in enumerate([("llama", local_llama), ("llama", local_llama), ("qwen2", local_qwen)]):
+        pattern = MAIN_EFFECTS.copy()
+        pattern[0] = local  # kl of the first segment = mean of its row = local
+        out.append(_context(_effects(pattern, seed=i), model=f"{family}-{i}", family=family))
+    return out
+
+
+def test_p6_measures_the_planted_fold_difference_in_either_direction():
+    outcome = _p6().evaluate_many(_family_contexts(1.0, 8.0))["llama/qwen2"]
+    assert outcome.status == "PASS" and outcome.value == pytest.approx(8.0, rel=0.1)
+    ratio = _p6("ratio", threshold=1.0).evaluate_many(_family_contexts(1.0, 8.0))["llama/qwen2"]
+    assert ratio.status == "FAIL" and ratio.value == pytest.approx(1 / 8, rel=0.1)
+    assert _p6(threshold=20.0).evaluate_many(_family_contexts(1.0, 8.0))["llama/qwen2"].status == "FAIL"
+
+
+def test_p6_skips_with_too_few_models_of_a_family_and_under_controls():
+    outcome = _p6(min_models=2).evaluate_many(_family_contexts(1.0, 8.0))["llama/qwen2"]
+    assert outcome.status == "SKIP" and "'qwen2': 1" in outcome.reason
+    controls = [_context(_effects(DIAGONAL), condition="shuffled_tokens", family=f) for f in ("llama", "qwen2")]
+    assert _p6().evaluate_many(controls)["llama/qwen2"].status == "SKIP"
