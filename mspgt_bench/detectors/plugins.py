@@ -187,25 +187,54 @@ class ChangePoint(Detector):
 
 
 class V1Rule(Detector):
-    """MSPGT v1 rule: a boundary where the first difference of adjacent-layer MI falls more than
-    ``factor``·σ below its mean (Zhang & Dong 2025, v1).
+    """MSPGT v1 rule: a boundary where the first difference of a layer series falls more than
+    ``factor``·σ below its mean (Zhang & Dong 2025, v1), on one profile or on the v1 fusion.
 
-    The MI series is read from a profile (by default ``mutual_information.mi``), put on the layer
-    grid, and differenced; it is a dataset-level statistic, so the boundaries carry no bootstrap
-    interval and cannot be refitted per resample (noted in the result).
+    With one profile (default ``mutual_information.mi``) this is the paper's MI rule. With several,
+    it is the paper's fusion ``S(l) = α·S_probe + β·S_attn + γ·S_MI``: each profile is put on the
+    layer grid and z-scored across layers (the paper does not say how it puts accuracy, tokens
+    and nats on one scale; z-scoring is ours), profiles listed in ``flip`` are negated (so that a
+    boundary is a *drop* in every input, e.g. attention span, which rises at a boundary), and the
+    declared weights, which must sum to 1, combine them. The inputs are usually dataset-level
+    statistics (MI, probe accuracy), so the boundaries carry no bootstrap interval (noted in the
+    result).
     """
 
     name = "v1_rule"
 
     class Options(Strict):
-        profile: str = "mutual_information.mi"
+        profiles: dict[str, float] = Field(
+            default_factory=lambda: {"mutual_information.mi": 1.0},
+            description="Profile key -> weight (α, β, γ, ...); non-negative, summing to 1.",
+        )
+        flip: list[str] = Field(default_factory=list, description="Profiles negated before fusion.")
         factor: float = Field(2.0, gt=0)
 
+        @model_validator(mode="after")
+        def _weights(self) -> V1Rule.Options:
+            weights = list(self.profiles.values())
+            if not weights or any(w < 0 for w in weights) or not math.isclose(sum(weights), 1.0, abs_tol=1e-6):
+                raise ValueError(f"weights must be non-negative and sum to 1 (the v1 fusion), got {weights}")
+            unknown = sorted(set(self.flip) - set(self.profiles))
+            if unknown:
+                raise ValueError(f"flip names {unknown}, which are not in `profiles`")
+            return self
+
+    def series(self, profiles: dict[str, Profile], n_layers: int) -> np.ndarray:
+        """The fused series ``S`` on the layer grid.
+
+        For a single profile the z-scoring is a positive affine map, which the rule ignores.
+        """
+        fused = np.zeros(n_layers)
+        for key, weight in self.options.profiles.items():
+            profile = _profile(profiles, key)
+            column = zscore(on_layer_grid(profile.value, profile.depth, n_layers))
+            fused += weight * (-column if key in self.options.flip else column)
+        return fused
+
     def detect(self, profiles: dict[str, Profile], n_layers: int, boot: BootstrapConfig) -> Detection:
-        profile = _profile(profiles, self.options.profile)
-        series = on_layer_grid(profile.value, profile.depth, n_layers)
-        result = v1_rule(series, n_layers, factor=self.options.factor)
+        result = v1_rule(self.series(profiles, n_layers), n_layers, factor=self.options.factor)
         return Detection(
-            self.label, n_layers, result.segmentation, (self.options.profile,),
-            note="dataset-level MI: no per-stimulus resampling",
+            self.label, n_layers, result.segmentation, tuple(self.options.profiles),
+            note="dataset-level inputs: no per-stimulus resampling",
         )

@@ -3,7 +3,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from mspgt_bench.detectors.plugins import V1Rule
 from mspgt_bench.detectors.v1_rule import v1_rule
+from mspgt_bench.signals.base import BootstrapConfig, Profile
 
 L = 30
 
@@ -44,3 +46,40 @@ def test_factor_is_configurable() -> None:
 def test_invalid_length() -> None:
     with pytest.raises(ValueError, match="length"):
         v1_rule(np.ones(L - 3), L)
+
+
+def _profile(key: str, values: np.ndarray) -> tuple[str, Profile]:
+    signal, metric = key.split(".")
+    layers = np.arange(len(values))
+    return key, Profile(signal, metric, layers, values, values, values, 1, (layers + 1) / len(values), "test")
+
+
+def test_the_plugin_alone_is_the_mi_rule() -> None:
+    profiles = dict([_profile("mutual_information.mi", one_drop(L, 12))])
+    assert V1Rule().detect(profiles, L, BootstrapConfig()).segmentation.boundaries == (12,)
+
+
+def test_v1_fusion_weights_the_inputs_and_flips_rising_ones() -> None:
+    span = 2.0 + 0.01 * np.arange(L)
+    span[20:] += 3.0  # attention span rises at layer 20: a boundary once flipped
+    profiles = dict([_profile("mutual_information.mi", one_drop(L, 12)), _profile("attention.span", span)])
+    boot = BootstrapConfig()
+
+    def boundaries(weights: dict[str, float], flip: list[str]) -> tuple[int, ...]:
+        return V1Rule(profiles=weights, flip=flip).detect(profiles, L, boot).segmentation.boundaries
+
+    assert boundaries({"mutual_information.mi": 0.5, "attention.span": 0.5}, ["attention.span"]) == (12, 20)
+    assert boundaries({"mutual_information.mi": 0.5, "attention.span": 0.5}, []) == (12,)  # a rise is no drop
+    assert boundaries({"mutual_information.mi": 0.05, "attention.span": 0.95}, ["attention.span"]) == (20,)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"profiles": {"a.b": 0.5, "c.d": 0.3}}, "sum to 1"),
+        ({"profiles": {"a.b": 1.0}, "flip": ["c.d"]}, "not in `profiles`"),
+    ],
+)
+def test_v1_fusion_options_are_checked(options: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        V1Rule(**options)
