@@ -26,7 +26,7 @@ from mspgt_bench.capture import capture_pass
 from mspgt_bench.detectors.plugins import Detection
 from mspgt_bench.models.base import ModelAdapter
 from mspgt_bench.plugins import registry
-from mspgt_bench.predictions.base import TRAINED, ConditionEffects, CrossModelPrediction, Outcome, PredictionContext
+from mspgt_bench.predictions.base import ConditionEffects, CrossModelPrediction, Outcome, PredictionContext
 from mspgt_bench.results import SCHEMA_VERSION, load_profiles, save_profiles, write_json
 from mspgt_bench.signals.base import BootstrapConfig, Profile
 from mspgt_bench.stimuli.base import Stimulus
@@ -34,6 +34,7 @@ from mspgt_bench.stimuli.perturb import token_shuffle
 from mspgt_bench.suite.loader import LoadedSuite
 from mspgt_bench.suite.schema import ModelSpec, PredictionSpec
 
+TRAINED = "trained"
 CONTROLS = ("random_weights", "shuffled_tokens")
 
 
@@ -216,15 +217,13 @@ def _run_model(
             detections, failures = _detect(loaded, profiles, meta, boot)
             if failures:
                 meta = {**meta, "detector_errors": failures}
-            effects: list[dict[str, Any]] = []
             context = _context(model, condition, profiles, detections, meta, boot)
-            if condition == TRAINED:
-                effects, per_stimulus, error = _effects(
-                    loaded, model, stimuli, seed, boot, adapters, detections, run_dir, progress
-                )
-                context.effects, context.effects_error = _condition_effects(per_stimulus), error
-                if error:
-                    meta = {**meta, "intervention_error": error}
+            effects, per_stimulus, error = _effects(
+                loaded, model, condition, stimuli, seed, boot, adapters, detections, run_dir, progress
+            )
+            context.effects, context.effects_error = _condition_effects(per_stimulus), error
+            if error:
+                meta = {**meta, "intervention_error": error}
             outcomes = _predict(loaded, context)
             out.append(
                 ConditionResult(model, condition, profiles, outcomes, meta, list(detections.values()), context, effects)
@@ -250,9 +249,7 @@ def _profile(
     started = time.perf_counter()
     adapter = _adapter(model, condition == "random_weights", seed, adapters, progress)
     timings["load_s"] = time.perf_counter() - started
-    if condition == "shuffled_tokens":
-        rng = random.Random(seed)
-        stimuli = [token_shuffle(s, rng) for s in stimuli]
+    stimuli = _condition_stimuli(condition, stimuli, seed)
     signals = [
         registry("signals").get(spec.name)(adapter.n_layers, label=spec.label, **spec.options) for spec in suite.signals
     ]
@@ -278,6 +275,14 @@ def _profile(
     return profiles, meta
 
 
+def _condition_stimuli(condition: str, stimuli: list[Stimulus], seed: int) -> list[Stimulus]:
+    """The stimuli as a condition sees them: words shuffled within each stimulus under ``shuffled_tokens``."""
+    if condition != "shuffled_tokens":
+        return stimuli
+    rng = random.Random(seed)
+    return [token_shuffle(s, rng) for s in stimuli]
+
+
 def _adapter(
     model: ResolvedModel, random_weights: bool, seed: int, adapters: dict[bool, ModelAdapter], progress: Progress
 ) -> ModelAdapter:
@@ -292,6 +297,7 @@ def _adapter(
 def _effects(
     loaded: LoadedSuite,
     model: ResolvedModel,
+    condition: str,
     stimuli: list[Stimulus],
     seed: int,
     boot: BootstrapConfig,
@@ -300,10 +306,12 @@ def _effects(
     run_dir: Path,
     progress: Progress,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], str | None]:
-    """Intervention effects on the trained model, cached like profiles.
+    """Intervention effects of one model under one condition, cached like profiles.
 
-    Returns (tidy rows, per-stimulus records, error or None). Segments named by ``segments_from``
-    are resolved from this model's detections first, so they enter the cache key.
+    Under a null control the interventions run on the control (random-weight twin, shuffled
+    text), so causal predictions get their own control verdicts. Returns (tidy rows,
+    per-stimulus records, error or None). Segments named by ``segments_from`` are resolved from
+    this condition's detections first, so they enter the cache key.
     """
     from mspgt_bench.interventions.sweep import sweep
 
@@ -314,20 +322,24 @@ def _effects(
         specs = [_resolve_targets(spec.model_dump(), detections) for spec in suite.interventions]
     except ValueError as exc:
         return [], [], str(exc)
-    key = _cache_key(loaded, model, f"effects:{json.dumps(specs, sort_keys=True)}", len(stimuli), seed)
-    path = run_dir / "cache" / f"{model.slug()}-effects-{key}.json"
+    key = _cache_key(loaded, model, f"effects:{condition}:{json.dumps(specs, sort_keys=True)}", len(stimuli), seed)
+    path = run_dir / "cache" / f"{model.slug()}-{condition}-effects-{key}.json"
     if path.is_file():
-        progress.stage(f"{model.name}: cached intervention effects reused")
+        progress.stage(f"{model.name} [{condition}]: cached intervention effects reused")
         cached = json.loads(path.read_text())
         return cached["rows"], cached["per_stimulus"], None
     try:
-        adapter = _adapter(model, False, seed, adapters, progress)
-        progress.stage(f"{model.name}: interventions ({', '.join(s.label for s in suite.interventions)})")
-        result = sweep(adapter, stimuli, specs, suite.run.batch_size, suite.stimuli.max_tokens, boot)
+        adapter = _adapter(model, condition == "random_weights", seed, adapters, progress)
+        labels = ", ".join(s.label for s in suite.interventions)
+        progress.stage(f"{model.name} [{condition}]: interventions ({labels})")
+        result = sweep(
+            adapter, _condition_stimuli(condition, stimuli, seed), specs, suite.run.batch_size,
+            suite.stimuli.max_tokens, boot,
+        )
     except Exception as exc:  # a failing intervention is reported, the rest of the run goes on
         return [], [], f"{type(exc).__name__}: {exc}"
     rows = [
-        {"model": model.name, "family": model.family, "condition": TRAINED, "target": row.pop("condition"), **row}
+        {"model": model.name, "family": model.family, "condition": condition, "target": row.pop("condition"), **row}
         for row in result.rows
     ]
     per_stimulus = [
@@ -562,5 +574,5 @@ def _write_outputs(
 
         write_profile_figures(run_dir / "figures", results)
         for result in results:
-            if result.effects:
+            if result.effects and result.condition == TRAINED:  # the controls' effects are in effects.csv
                 write_intervention_figures(run_dir / "figures", result.effects, model=result.model.slug())

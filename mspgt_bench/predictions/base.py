@@ -27,9 +27,6 @@ from mspgt_bench.signals.base import BootstrapConfig, Profile
 from mspgt_bench.stats.bootstrap import resample_indices
 from mspgt_bench.suite.schema import PredictionSpec, Strict
 
-TRAINED = "trained"
-"""The condition of the model as named (the others are null controls)."""
-
 Status = Literal["PASS", "FAIL", "INCONCLUSIVE", "ERROR", "SKIP"]
 
 

@@ -1,9 +1,10 @@
 """Causal predictions: what intervening on a segment does (MSPGT P4 and P6).
 
-Both read the per-stimulus effects of one of the suite's interventions on the trained model
-(``PredictionContext.intervention``); the segments it intervened on usually come from a
-detector (``segments_from``). Interventions run on the trained model only, so under the null
-controls these predictions report SKIP with that reason.
+Both read the per-stimulus effects of one of the suite's interventions on one model under one
+condition (``PredictionContext.intervention``); the segments it intervened on usually come from
+a detector (``segments_from``). Under a null control the interventions run on the control
+(random weights, shuffled text) with the segments its own detection gives, so a causal PASS
+that the controls share is flagged non-discriminative like any other.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from pydantic import Field
 
 from mspgt_bench.interventions.token_classes import CLASS_NAMES
 from mspgt_bench.predictions.base import (
-    TRAINED,
     ConditionEffects,
     CrossModelPrediction,
     Outcome,
@@ -25,9 +25,6 @@ from mspgt_bench.predictions.base import (
 )
 from mspgt_bench.stats.bootstrap import resample_indices
 from mspgt_bench.suite.schema import Strict
-
-_CONTROL_REASON = "interventions run on the trained model only; this prediction has no null-control evaluation"
-
 
 def _segments(ctx: PredictionContext, label: str) -> list[ConditionEffects]:
     """The intervention's conditions ordered by depth (first layer)."""
@@ -108,8 +105,6 @@ class ScaleSpecificity(Prediction):
         )
 
     def evaluate(self, ctx: PredictionContext) -> Outcome:
-        if ctx.condition != TRAINED:
-            return Outcome("SKIP", reason=_CONTROL_REASON)
         conditions = _segments(ctx, self.options.intervention)
         values = self.matrix_per_stimulus(conditions)
         statistic = STATISTICS[self.spec.statistic]
@@ -164,8 +159,6 @@ class BrittlenessRatio(CrossModelPrediction):
     def evaluate_many(self, contexts: list[PredictionContext]) -> dict[str, Outcome]:
         o = self.options
         group = "/".join(o.families)
-        if contexts and all(c.condition != TRAINED for c in contexts):
-            return {group: Outcome("SKIP", reason=_CONTROL_REASON)}
         members = {family: [c for c in contexts if c.family == family] for family in o.families}
         short = {f: len(m) for f, m in members.items() if len(m) < o.min_models}
         if short:
@@ -183,7 +176,7 @@ class BrittlenessRatio(CrossModelPrediction):
             return float(max(ratio, 1 / ratio) if self.spec.statistic == "fold_difference" else ratio)
 
         value = statistic({f: [np.arange(len(x)) for x in xs] for f, xs in data.items()})
-        rng = contexts[0].boot.rng(self.spec.id, TRAINED)
+        rng = contexts[0].boot.rng(self.spec.id, contexts[0].condition)
         draws = {f: [resample_indices(len(x), o.n_boot, rng) for x in xs] for f, xs in data.items()}
         with np.errstate(invalid="ignore", divide="ignore"):
             samples = np.array([statistic({f: [d[b] for d in ds] for f, ds in draws.items()}) for b in range(o.n_boot)])
