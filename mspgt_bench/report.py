@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -22,7 +23,7 @@ class RichProgress(RunProgress):
         self._bar: Progress | None = None
 
     def stage(self, text: str) -> None:
-        self.console.print(f"[dim]•[/dim] {text}")
+        self.console.print(f"[dim]•[/dim] {escape(text)}")  # "[trained]" is data, not markup
 
     def start_batches(self, label: str, total: int) -> Callable[[int], None]:
         self._bar = Progress(
@@ -35,7 +36,7 @@ class RichProgress(RunProgress):
             transient=False,
         )
         self._bar.start()
-        task = self._bar.add_task(label, total=total)
+        task = self._bar.add_task(escape(label), total=total)
         bar = self._bar
         return lambda n: bar.advance(task, n)
 
