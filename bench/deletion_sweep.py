@@ -22,10 +22,9 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
-from collections.abc import Callable
 
 import torch
+from _common import add_common_args, machine_line, set_threads, timed
 
 from mspgt_bench.interventions.effects import BASE_METRICS, CleanReference
 from mspgt_bench.interventions.resume import Step, count_layer_calls, final_resid, record
@@ -78,10 +77,10 @@ def naive_sweep(adapter: HFAdapter, batches: list, metrics: bool = True) -> Resu
     return _collect(per_layer) if metrics else None
 
 
-def _time(fn: Callable[[], object]) -> tuple[float, float, object]:
-    wall, cpu = time.perf_counter(), time.process_time()
-    out = fn()
-    return time.perf_counter() - wall, time.process_time() - cpu, out
+def tokenized_batches(adapter: HFAdapter, n_stimuli: int, tokens: int, batch_size: int) -> list:
+    """``n_stimuli`` stdlib-prose stimuli (seed 0), tokenized to at most ``tokens``, in batches."""
+    stimuli = stdlib_prose(n_stimuli, 0)
+    return [adapter.tokenize([stimuli[i].text for i in idx], idx, tokens) for idx in batches_of(stimuli, batch_size)]
 
 
 def main() -> None:
@@ -90,20 +89,16 @@ def main() -> None:
     parser.add_argument("--stimuli", type=int, default=8)
     parser.add_argument("--tokens", type=int, default=64)
     parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    add_common_args(parser, repeats=3)
     args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    set_threads(args.threads)
+    print(machine_line())
 
     adapter = HFAdapter(args.model)
-    stimuli = stdlib_prose(args.stimuli, 0)
-    batches = [
-        adapter.tokenize([stimuli[i].text for i in idx], idx, args.tokens) for idx in batches_of(stimuli, args.batch_size)
-    ]
+    batches = tokenized_batches(adapter, args.stimuli, args.tokens, args.batch_size)
     n = adapter.n_layers
     tokens = sum(int(b.attention_mask.sum()) for b in batches)
-    print(f"model {args.model}: {n} layers; {len(stimuli)} stimuli, {tokens} tokens in {len(batches)} batch(es); "
+    print(f"model {args.model}: {n} layers; {args.stimuli} stimuli, {tokens} tokens in {len(batches)} batch(es); "
           f"torch threads {torch.get_num_threads()}; {args.repeats} repeats (interleaved)")
 
     with count_layer_calls(adapter) as resumed_count:
@@ -118,10 +113,10 @@ def main() -> None:
         order = ("resume", "naive") if repeat % 2 == 0 else ("naive", "resume")
         for name in order:
             fn = resume_sweep if name == "resume" else naive_sweep
-            wall, cpu, out = _time(lambda fn=fn: fn(adapter, batches))
+            wall, cpu, out = timed(lambda fn=fn: fn(adapter, batches))
             times[name].append((wall, cpu))
             results[name] = out
-            wall, cpu, _ = _time(lambda fn=fn: fn(adapter, batches, metrics=False))
+            wall, cpu, _ = timed(lambda fn=fn: fn(adapter, batches, metrics=False))
             times[f"{name}_stack"].append((wall, cpu))
 
     def med(name: str, index: int) -> float:

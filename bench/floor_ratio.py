@@ -1,6 +1,6 @@
 """Floor ratio: a suite's capture pass against the bare forward passes it needs.
 
-    python bench/floor_ratio.py [SUITE] [--model NAME] [--limit N] [--repeats R]
+    python bench/floor_ratio.py [SUITE] [--model NAME] [--limit N] [--repeats R] [--threads T]
 
 Times, on the same model, stimuli, batches and batch size, in one process:
   * floor: plain ``model(input_ids, attention_mask)`` under ``torch.inference_mode()``;
@@ -18,13 +18,13 @@ import time
 from pathlib import Path
 
 import torch
+from _common import SuiteSetup, add_common_args, machine_line, set_threads
 
 from mspgt_bench.capture import capture_pass, length_sorted_batches
 from mspgt_bench.plugins import registry
-from mspgt_bench.runner import resolve_model
 from mspgt_bench.signals.base import BootstrapConfig
-from mspgt_bench.suite.loader import load_suite
-from mspgt_bench.suite.schema import ModelSpec
+
+DEFAULT_SUITE = str(Path(__file__).parents[1] / "suites" / "signals.yaml")
 
 
 def _floor(adapter, stimuli, batch_size: int, max_tokens: int) -> float:
@@ -47,28 +47,23 @@ def _suite_pass(adapter, stimuli, specs, batch_size: int, max_tokens: int, boot:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("suite", nargs="?", default=str(Path(__file__).parents[1] / "suites" / "signals.yaml"))
+    parser.add_argument("suite", nargs="?", default=DEFAULT_SUITE)
     parser.add_argument("--model", default=None)
     parser.add_argument("--limit", type=int, default=None)
-    parser.add_argument("--repeats", type=int, default=3)
+    add_common_args(parser, repeats=3)
     args = parser.parse_args()
+    set_threads(args.threads)
+    print(machine_line())
 
-    loaded = load_suite(args.suite)
-    suite = loaded.suite
-    spec = ModelSpec(name=args.model) if args.model else suite.models[0]
-    model = resolve_model(spec)
-    adapter = registry("model_adapters").get(model.adapter)(**model.args)
-    n = suite.stimuli.n if args.limit is None else min(args.limit, suite.stimuli.n)
-    stimuli = registry("stimulus_sources").get(suite.stimuli.source)(n=n, seed=suite.stimuli.seed, **suite.stimuli.options)
-    observational = [s for s in suite.signals if s.name != "scale_sensitivity"]
-    batch, tokens = suite.run.batch_size, suite.stimuli.max_tokens
-    boot = BootstrapConfig(suite.bootstrap.n_boot, 0.95, suite.bootstrap.method, suite.run.seed)
+    setup = SuiteSetup(args.suite, args.model, args.limit)
+    adapter, stimuli, observational = setup.adapter, setup.stimuli, setup.specs
+    batch, tokens, boot = setup.batch_size, setup.max_tokens, setup.boot
 
     _floor(adapter, stimuli, batch, tokens)  # warm-up
     floors = [_floor(adapter, stimuli, batch, tokens) for _ in range(args.repeats)]
     suites = [_suite_pass(adapter, stimuli, observational, batch, tokens, boot) for _ in range(args.repeats)]
     floor, full = statistics.median(floors), statistics.median(suites)
-    print(f"model {model.name}, {len(stimuli)} stimuli x <= {tokens} tokens, batch {batch}, torch threads {torch.get_num_threads()}")
+    print(f"model {setup.model.name}, {len(stimuli)} stimuli x <= {tokens} tokens, batch {batch}, torch threads {torch.get_num_threads()}")
     print(f"{'what':<28}{'median s':>10}{'ratio':>8}")
     print(f"{'bare forward (floor)':<28}{floor:>10.2f}{1.0:>8.2f}")
     print(f"{'all observational signals':<28}{full:>10.2f}{full / floor:>8.2f}   target <= 1.25")

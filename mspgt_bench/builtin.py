@@ -31,6 +31,7 @@ def register_signals(register: Register) -> None:
     from mspgt_bench.signals.intrinsic_dimension import IntrinsicDimension
     from mspgt_bench.signals.logit_lens import LogitLens
     from mspgt_bench.signals.mutual_information import AdjacentMI
+    from mspgt_bench.signals.probes import ScaleProbes
     from mspgt_bench.signals.prompt_entropy import PromptEntropy
     from mspgt_bench.signals.scale_sensitivity import ScaleSensitivity
 
@@ -46,6 +47,7 @@ def register_signals(register: Register) -> None:
         Geometry,
         AdjacentMI,
         ScaleSensitivity,
+        ScaleProbes,
     ):
         register(signal.name, signal)
 

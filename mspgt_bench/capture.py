@@ -61,7 +61,7 @@ def _passes(
         with adapter.capture(sites) as acts:
             logits = adapter.forward(batch, logits=Site("logits") in sites)
         calls += 1
-        captured = CapturedBatch(batch, acts, logits, adapter)
+        captured = CapturedBatch(batch, acts, logits, adapter, [stimuli[i] for i in indices])
         for consume in consumers:
             consume(captured)
         del captured, acts, logits

@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-SCHEMA_VERSION = "1.1"
+SCHEMA_VERSION = "1.2"
 """The version of ``results.json`` this module describes (the runner writes the same string)."""
 
 Status = Literal["PASS", "FAIL", "INCONCLUSIVE", "ERROR", "SKIP"]
@@ -186,12 +186,13 @@ class ProfileRow(_Section):
 class EffectRow(_Section):
     """One intervention effect on one model: a metric of one intervention condition against the clean model.
 
-    Added in schema 1.1 (files of 1.0 have no effects).
+    Added in schema 1.1 (files of 1.0 have no effects); schema 1.2 adds the generation read-out
+    fields ``scale``, ``effect_size``, ``clean`` and ``intervened`` (None for other effects).
     """
 
     model: str
     family: str | None
-    condition: Condition = Field(description="Model condition the intervention ran on (the trained model).")
+    condition: Condition = Field(description="Model condition the intervention ran on.")
     intervention: str = Field(description="Intervention label in the suite.")
     plugin: str = Field(description="Intervention plugin.")
     target: str = Field(description="What was intervened on, e.g. 'delete[l=5]'.")
@@ -205,6 +206,10 @@ class EffectRow(_Section):
     ci_low: float | None
     ci_high: float | None
     n: int = Field(description="Stimuli with a value.")
+    scale: str | None = Field(None, description="Generation read-outs: the scale the read-out measures.")
+    effect_size: float | None = Field(None, description="Generation read-outs: paired d_z of the change.")
+    clean: float | None = Field(None, description="Generation read-outs: mean read-out of the clean continuations.")
+    intervened: float | None = Field(None, description="Generation read-outs: mean read-out with the intervention.")
 
 
 class ResultsDocument(_Section):

@@ -26,13 +26,19 @@ from mspgt_bench.capture import capture_pass
 from mspgt_bench.detectors.plugins import Detection
 from mspgt_bench.models.base import ModelAdapter
 from mspgt_bench.plugins import registry
-from mspgt_bench.predictions.base import ConditionEffects, CrossModelPrediction, Outcome, PredictionContext
+from mspgt_bench.predictions.base import (
+    ConditionEffects,
+    CrossModelPrediction,
+    NotApplicableError,
+    Outcome,
+    PredictionContext,
+)
 from mspgt_bench.results import SCHEMA_VERSION, load_profiles, save_profiles, write_json
 from mspgt_bench.signals.base import BootstrapConfig, Profile
 from mspgt_bench.stimuli.base import Stimulus
 from mspgt_bench.stimuli.perturb import token_shuffle
 from mspgt_bench.suite.loader import LoadedSuite
-from mspgt_bench.suite.schema import ModelSpec, PredictionSpec
+from mspgt_bench.suite.schema import GenerationSpec, ModelSpec, PredictionSpec
 
 TRAINED = "trained"
 CONTROLS = ("random_weights", "shuffled_tokens")
@@ -222,6 +228,11 @@ def _run_model(
                 loaded, model, condition, stimuli, seed, boot, adapters, detections, run_dir, progress
             )
             context.effects, context.effects_error = _condition_effects(per_stimulus), error
+            context.effects_skipped = {
+                g.id: "generation ran on the trained model only (set `controls: true` to generate under the controls)"
+                for g in loaded.suite.generation
+                if condition != TRAINED and not g.controls
+            }
             if error:
                 meta = {**meta, "intervention_error": error}
             outcomes = _predict(loaded, context)
@@ -306,23 +317,25 @@ def _effects(
     run_dir: Path,
     progress: Progress,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], str | None]:
-    """Intervention effects of one model under one condition, cached like profiles.
+    """Intervention and generation effects of one model under one condition, cached like profiles.
 
     Under a null control the interventions run on the control (random-weight twin, shuffled
-    text), so causal predictions get their own control verdicts. Returns (tidy rows,
-    per-stimulus records, error or None). Segments named by ``segments_from`` are resolved from
-    this condition's detections first, so they enter the cache key.
+    text), so causal predictions get their own control verdicts; generation experiments do so
+    only with ``controls: true``. Returns (tidy rows, per-stimulus records, error or None).
+    Segments named by ``segments_from`` are resolved from this condition's detections first,
+    so they enter the cache key.
     """
-    from mspgt_bench.interventions.sweep import sweep
-
     suite = loaded.suite
-    if not suite.interventions:
+    generation = [g for g in suite.generation if condition == TRAINED or g.controls]
+    if not suite.interventions and not generation:
         return [], [], None
     try:
         specs = [_resolve_targets(spec.model_dump(), detections) for spec in suite.interventions]
+        segments = {g.id: _segments(g.id, g.segments_from, g.n_segments, g.segments, detections) for g in generation}
     except ValueError as exc:
         return [], [], str(exc)
-    key = _cache_key(loaded, model, f"effects:{condition}:{json.dumps(specs, sort_keys=True)}", len(stimuli), seed)
+    content = {"interventions": specs, "generation": [g.model_dump() for g in generation], "segments": segments}
+    key = _cache_key(loaded, model, f"effects:{condition}:{json.dumps(content, sort_keys=True)}", len(stimuli), seed)
     path = run_dir / "cache" / f"{model.slug()}-{condition}-effects-{key}.json"
     if path.is_file():
         progress.stage(f"{model.name} [{condition}]: cached intervention effects reused")
@@ -330,31 +343,76 @@ def _effects(
         return cached["rows"], cached["per_stimulus"], None
     try:
         adapter = _adapter(model, condition == "random_weights", seed, adapters, progress)
-        labels = ", ".join(s.label for s in suite.interventions)
+        seen = _condition_stimuli(condition, stimuli, seed)
+        labels = ", ".join([s.label for s in suite.interventions] + [g.id for g in generation])
         progress.stage(f"{model.name} [{condition}]: interventions ({labels})")
-        result = sweep(
-            adapter, _condition_stimuli(condition, stimuli, seed), specs, suite.run.batch_size,
-            suite.stimuli.max_tokens, boot,
-        )
+        rows, per_stimulus = _sweep_effects(adapter, seen, specs, loaded, boot) if specs else ([], [])
+        for g in generation:
+            more_rows, more_records = _generation_effects(adapter, seen[: g.n_prompts], g, segments[g.id], boot)
+            rows, per_stimulus = rows + more_rows, per_stimulus + more_records
     except Exception as exc:  # a failing intervention is reported, the rest of the run goes on
         return [], [], f"{type(exc).__name__}: {exc}"
     rows = [
         {"model": model.name, "family": model.family, "condition": condition, "target": row.pop("condition"), **row}
-        for row in result.rows
-    ]
-    per_stimulus = [
-        {
-            "intervention": label,
-            "target": condition.label,
-            "first_layer": min(condition.layers) if condition.layers else None,
-            "last_layer": max(condition.layers) if condition.layers else None,
-            "values": result.per_stimulus.get((label, condition.label), {}),
-        }
-        for label, conditions in result.conditions.items()
-        for condition in conditions
+        for row in rows
     ]
     write_json(path, {"rows": rows, "per_stimulus": per_stimulus})
     return rows, per_stimulus, None
+
+
+def _sweep_effects(
+    adapter: ModelAdapter, stimuli: list[Stimulus], specs: list[dict[str, Any]], loaded: LoadedSuite, boot: BootstrapConfig
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Rows and per-stimulus records of the suite's interventions (resumed from cached residuals)."""
+    from mspgt_bench.interventions.sweep import sweep
+
+    result = sweep(adapter, stimuli, specs, loaded.suite.run.batch_size, loaded.suite.stimuli.max_tokens, boot)
+    records = [
+        _record(label, condition.label, condition.layers, result.per_stimulus.get((label, condition.label), {}))
+        for label, conditions in result.conditions.items()
+        for condition in conditions
+    ]
+    return result.rows, records
+
+
+def _generation_effects(
+    adapter: ModelAdapter,
+    prompts: list[Stimulus],
+    spec: GenerationSpec,
+    segments: list[tuple[int, int]],
+    boot: BootstrapConfig,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Rows and per-prompt records of one generation experiment.
+
+    Per prompt, each read-out ``m`` gives ``delta_<m>`` (intervened − clean) and ``abs_delta_<m>``
+    (its size, for predictions that ask which read-out an intervention moves most).
+    """
+    from mspgt_bench.interventions.generation import generation_effects
+
+    result = generation_effects(adapter, prompts, segments, spec.options, boot)
+    order = {p.id: i for i, p in enumerate(prompts)}
+    values: dict[str, dict[str, np.ndarray]] = {}
+    for item in result.per_prompt:
+        column = values.setdefault(item["condition"], {}).setdefault(item["metric"], np.full(len(prompts), np.nan))
+        column[order[item["stimulus"]]] = item["value"]
+    layers = {row["condition"]: tuple(range(row["layer"], row["layer_end"] + 1)) for row in result.rows}
+    records = []
+    for label, span in layers.items():
+        deltas = {metric: values[label][metric] - clean for metric, clean in values["clean"].items()}
+        effects = {f"delta_{m}": d for m, d in deltas.items()} | {f"abs_delta_{m}": np.abs(d) for m, d in deltas.items()}
+        records.append(_record(spec.id, label, span, effects))
+    rows = [{**row, "plugin": row["intervention"], "intervention": spec.id} for row in result.rows]
+    return rows, records
+
+
+def _record(intervention: str, target: str, layers: tuple[int, ...], values: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "intervention": intervention,
+        "target": target,
+        "first_layer": min(layers) if layers else None,
+        "last_layer": max(layers) if layers else None,
+        "values": values,
+    }
 
 
 def _resolve_targets(spec: dict[str, Any], detections: dict[str, Detection]) -> dict[str, Any]:
@@ -364,13 +422,22 @@ def _resolve_targets(spec: dict[str, Any], detections: dict[str, Detection]) -> 
     if label is None:
         return spec
     n_segments = options.pop("n_segments", None)
-    if label not in detections:
-        raise ValueError(
-            f"intervention {spec.get('id') or spec['name']!r}: segments_from names detector {label!r}, which did not "
-            f"run or failed on this model (detectors: {', '.join(sorted(detections)) or 'none'})"
-        )
-    options["segments"] = [list(segment) for segment in detections[label].segments(n_segments)]
+    options["segments"] = _segments(spec.get("id") or spec["name"], label, n_segments, None, detections)
     return {**spec, "options": options}
+
+
+def _segments(
+    owner: str, detector: str | None, n_segments: int | None, fixed: list | None, detections: dict[str, Detection]
+) -> list[tuple[int, int]]:
+    """``fixed`` segments, or those the detector found on this model (its best split into ``n_segments``)."""
+    if detector is None:
+        return [tuple(segment) for segment in fixed or []]
+    if detector not in detections:
+        raise ValueError(
+            f"{owner!r}: segments_from names detector {detector!r}, which did not run or failed on this model "
+            f"(detectors: {', '.join(sorted(detections)) or 'none'})"
+        )
+    return [tuple(segment) for segment in detections[detector].segments(n_segments)]
 
 
 def _condition_effects(records: list[dict[str, Any]]) -> dict[str, list[ConditionEffects]]:
@@ -430,6 +497,8 @@ def _predict(loaded: LoadedSuite, ctx: PredictionContext) -> dict[str, Outcome]:
         try:
             prediction = registry("predictions").get(spec.name)(spec)
             outcomes[spec.id] = prediction.evaluate(ctx)
+        except NotApplicableError as exc:
+            outcomes[spec.id] = Outcome("SKIP", reason=str(exc))
         except Exception as exc:  # a raising plugin is an ERROR cell, never a crashed run
             outcomes[spec.id] = Outcome("ERROR", reason=f"{type(exc).__name__}: {exc}")
     return outcomes
@@ -474,6 +543,8 @@ def _is_cross_model(spec: PredictionSpec) -> bool:
 def _evaluate_cross_model(spec: PredictionSpec, contexts: list[PredictionContext]) -> dict[str, Outcome]:
     try:
         return registry("predictions").get(spec.name)(spec).evaluate_many(contexts)
+    except NotApplicableError as exc:
+        return {"all": Outcome("SKIP", reason=str(exc))}
     except Exception as exc:  # a raising plugin is an ERROR cell, never a crashed run
         return {"all": Outcome("ERROR", reason=f"{type(exc).__name__}: {exc}")}
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
 
 from mspgt_bench.result_schema import SCHEMA_VERSION
@@ -137,3 +138,34 @@ def test_p4_and_p6_read_segment_interventions_placed_by_a_detector(write_suite, 
     assert rows[("P4", "tiny-llama", "shuffled_tokens")]["status"] != "ERROR"
     p6 = rows[("P6", "family:llama/qwen2", "trained")]
     assert p6["status"] in {"PASS", "FAIL", "INCONCLUSIVE"} and p6["value"] >= 1.0
+
+
+def test_generation_read_outs_on_detected_segments_feed_p4_and_skip_under_controls(write_suite, minimal_suite, tmp_path):
+    detector = {"profiles": {"angular_distance.angular_all": 1.0, "logit_lens.kl": 1.0}, "n_boot": 20}
+    suite = minimal_suite(
+        models=[{"name": "tiny-llama", "args": {"n_layers": 8}}],
+        detectors=[{"name": "changepoint", "id": "fused", "options": detector}],
+        generation=[
+            {"id": "gen", "segments_from": "fused", "n_segments": 3, "n_prompts": 3,
+             "options": {"max_new_tokens": 6, "coherence_window": 2}}
+        ],
+        controls={"shuffled_tokens": True},
+    )
+    suite["predictions"] = [
+        {"id": "P4-gen", "name": "scale_specificity", "statistic": "log_interaction", "threshold": 0.0,
+         "direction": "greater",
+         "options": {"intervention": "gen", "metric_prefix": "abs_delta_",
+                     "scales": ["ttr", "punctuation_rate", "coherence"], "n_boot": 50}},
+    ]
+    result = _run(write_suite(suite), tmp_path / "run")
+    trained = next(r for r in result.results if r.condition == "trained")
+    segments = trained.context.detections["fused"].segments(3)
+    rows = [row for row in trained.effects if row["intervention"] == "gen" and row["metric"] == "ttr"]
+    assert [(row["layer"], row["layer_end"] + 1) for row in rows] == list(segments)
+    assert all(row["plugin"] == "layer_deletion" and row["n"] <= 3 for row in rows)
+    (gen,) = [effects for label, effects in trained.context.effects.items() if label == "gen"]
+    assert len(gen) == 3 and all(len(c.values["abs_delta_ttr"]) == 3 for c in gen)
+    assert np.all(np.nan_to_num(gen[0].values["abs_delta_ttr"]) >= 0)
+    verdicts = {row["condition"]: row for row in result.verdict_rows}
+    assert verdicts["trained"]["status"] != "ERROR"
+    assert verdicts["shuffled_tokens"]["status"] == "SKIP" and "controls: true" in verdicts["shuffled_tokens"]["reason"]

@@ -8,25 +8,31 @@
 - :mod:`.effects`: KL, top-1 agreement, Δloss, Δentropy, Δloss per token class.
 - :mod:`.token_classes`: local / intermediate / global target tokens (MSPGT.md §2).
 - :mod:`.sweep`: ``run_interventions`` → tidy rows with bootstrap intervals over stimuli.
+- :mod:`.generation`: ``generation_effects`` → read-outs of text generated with and without a
+  segment intervention (MSPGT v1), effects with bootstrap intervals over prompts.
 - :mod:`.figures`: effect per layer with its interval band.
 """
 
 from __future__ import annotations
 
 from mspgt_bench.interventions.base import BatchContext, Condition, Intervention, TargetOptions
+from mspgt_bench.interventions.generation import GenerationOptions, generation_effects
 from mspgt_bench.interventions.library import INTERVENTIONS
-from mspgt_bench.interventions.resume import ResidualCache, Step, count_layer_calls, recompute, record
+from mspgt_bench.interventions.resume import ResidualCache, Step, apply_steps, count_layer_calls, recompute, record
 from mspgt_bench.interventions.sweep import run_interventions, sweep
 
 __all__ = [
     "INTERVENTIONS",
     "BatchContext",
     "Condition",
+    "GenerationOptions",
     "Intervention",
     "ResidualCache",
     "Step",
     "TargetOptions",
+    "apply_steps",
     "count_layer_calls",
+    "generation_effects",
     "recompute",
     "record",
     "run_interventions",

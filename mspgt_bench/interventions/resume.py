@@ -17,8 +17,9 @@ An intervention is expressed as :class:`Step` edits keyed by layer position: wha
 position ``l`` (``modules``: the layer itself, nothing, or other layers in some order), an edit
 of the residual before it (``pre``) and of the result (``post``). :meth:`ResidualCache.resume`
 executes the edits from the cached state; :func:`recompute` executes the same edits in an
-ordinary full forward pass through forward hooks (the reference the resume must equal, and the
-naive baseline of ``bench/deletion_sweep.py``).
+ordinary full forward pass through forward hooks installed by :func:`apply_steps` (the reference
+the resume must equal, and the naive baseline of ``bench/deletion_sweep.py``; generation with an
+intervention uses the same hooks).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ __all__ = [
     "LayerCounter",
     "ResidualCache",
     "Step",
+    "apply_steps",
     "count_layer_calls",
     "final_resid",
     "recompute",
@@ -234,7 +236,13 @@ def record(
 
 @torch.inference_mode()
 def final_resid(adapter: Any, input_ids: Tensor, attention_mask: Tensor | None = None) -> Tensor:
-    """The output of the last decoder layer (before the final norm) in a plain forward pass."""
+    """The output of the last decoder layer (before the final norm) in a plain forward pass.
+
+    An adapter that runs its layers elsewhere (the vLLM plugin's engine) gives its own ``final_resid``.
+    """
+    own = getattr(adapter, "final_resid", None)
+    if own is not None:
+        return own(input_ids, attention_mask)
     store: list[Tensor] = []
     handle = adapter.layers[adapter.n_layers - 1].register_forward_hook(lambda _m, _a, out: store.append(_first(out)))
     try:
@@ -246,30 +254,16 @@ def final_resid(adapter: Any, input_ids: Tensor, attention_mask: Tensor | None =
     return store[-1]
 
 
-@torch.inference_mode()
-def recompute(
-    adapter: Any,
-    batch: TokenBatch,
-    steps: Mapping[int, Step],
-    calls: list[LayerCall] | None = None,
-    *,
-    inputs_embeds: Tensor | None = None,
-) -> Tensor:
-    """Logits of a full, ordinary forward pass with ``steps`` applied through forward hooks.
+@contextmanager
+def apply_steps(adapter: Any, steps: Mapping[int, Step], calls: list[LayerCall] | None = None) -> Iterator[None]:
+    """While open, every forward pass of ``adapter.model`` runs with ``steps`` applied through forward hooks.
 
-    The independent reference for :meth:`ResidualCache.resume`, and the naive way to run an
-    intervention. Steps that run other layers than their own (swaps) need the other layers'
-    call arguments: ``calls`` from a recorded pass (recorded here when missing).
+    ``pre`` edits the hidden state a layer receives (forward pre-hook); ``modules`` and ``post``
+    replace its output (forward hook). Steps that run other layers than their own (swaps) need
+    those layers' call arguments, ``calls`` from a recorded pass. The edits see whatever shape the
+    pass has, so under a KV cache (generation) they fire on the prompt and then on each new token
+    (``[batch, 1, d]``). All hooks are removed on exit, also when the body raises.
     """
-    needs_calls = any(s.modules is not None and s.modules not in ((), (p,)) for p, s in steps.items())
-    if needs_calls and calls is None:
-        calls = record(
-            adapter,
-            input_ids=batch.input_ids if inputs_embeds is None else None,
-            inputs_embeds=inputs_embeds,
-            attention_mask=batch.attention_mask,
-        ).calls
-    handles = []
 
     def pre_hook(step: Step) -> Callable[..., Any]:
         def hook(_module: nn.Module, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
@@ -298,6 +292,7 @@ def recompute(
 
         return hook
 
+    handles = []
     try:
         for position, step in steps.items():
             layer = adapter.layers[position]
@@ -305,13 +300,40 @@ def recompute(
                 handles.append(layer.register_forward_pre_hook(pre_hook(step), with_kwargs=True))
             if step.modules is not None or step.post is not None:
                 handles.append(layer.register_forward_hook(post_hook(position, step), with_kwargs=True))
+        yield
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+@torch.inference_mode()
+def recompute(
+    adapter: Any,
+    batch: TokenBatch,
+    steps: Mapping[int, Step],
+    calls: list[LayerCall] | None = None,
+    *,
+    inputs_embeds: Tensor | None = None,
+) -> Tensor:
+    """Logits of a full, ordinary forward pass with ``steps`` applied through forward hooks.
+
+    The independent reference for :meth:`ResidualCache.resume`, and the naive way to run an
+    intervention. Steps that run other layers than their own (swaps) need the other layers'
+    call arguments: ``calls`` from a recorded pass (recorded here when missing).
+    """
+    needs_calls = any(s.modules is not None and s.modules not in ((), (p,)) for p, s in steps.items())
+    if needs_calls and calls is None:
+        calls = record(
+            adapter,
+            input_ids=batch.input_ids if inputs_embeds is None else None,
+            inputs_embeds=inputs_embeds,
+            attention_mask=batch.attention_mask,
+        ).calls
+    with apply_steps(adapter, steps, calls):
         if inputs_embeds is None:
             out = adapter.model(input_ids=batch.input_ids, attention_mask=batch.attention_mask, use_cache=False)
         else:
             out = adapter.model(inputs_embeds=inputs_embeds, attention_mask=batch.attention_mask, use_cache=False)
-    finally:
-        for handle in handles:
-            handle.remove()
     return out.logits
 
 

@@ -28,7 +28,14 @@ from mspgt_bench.capture import length_sorted_batches
 from mspgt_bench.interventions.base import BatchContext, Condition, Intervention, layers_text
 from mspgt_bench.interventions.effects import CleanReference
 from mspgt_bench.interventions.library import INTERVENTIONS
-from mspgt_bench.interventions.token_classes import CLASS_NAMES, UNCLASSIFIED, TokenClassOptions, compute_token_classes
+from mspgt_bench.interventions.token_classes import (
+    CLASS_NAMES,
+    UNCLASSIFIED,
+    TokenClassOptions,
+    compute_token_classes,
+    token_offsets,
+    token_sentences,
+)
 from mspgt_bench.signals.base import BootstrapConfig
 from mspgt_bench.stats.bootstrap import bootstrap_ci
 from mspgt_bench.stimuli.base import Stimulus
@@ -92,23 +99,12 @@ class SweepResult:
 def _tokenize(adapter, stimuli: list[Stimulus], indices: list[int], max_tokens: int):
     texts = [s.text for s in stimuli]
     batch = adapter.tokenize(texts, indices, max_tokens)
-    offsets = None
-    try:
-        enc = adapter.tokenizer(
-            texts, padding=True, truncation=True, max_length=max_tokens, return_offsets_mapping=True
-        )
-        if torch.equal(torch.tensor(enc["input_ids"]).to(batch.input_ids.device), batch.input_ids):
-            offsets = [[tuple(o) for o in row] for row in enc["offset_mapping"]]
-    except (NotImplementedError, ValueError, TypeError, KeyError):
-        offsets = None
-    return batch, offsets
+    return batch, token_offsets(adapter.tokenizer, texts, batch)
 
 
 def _sentence_tensor(batch, stimuli: list[Stimulus], offsets) -> torch.Tensor | None:
     if offsets is None:
         return None
-    from mspgt_bench.interventions.token_classes import token_sentences
-
     out = torch.full(batch.input_ids.shape, -1, dtype=torch.long)
     for row, length in enumerate(batch.lengths.tolist()):
         out[row, :length] = torch.tensor(token_sentences(offsets[row][:length], stimuli[row].sentences))

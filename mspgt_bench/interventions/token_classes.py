@@ -31,7 +31,9 @@ This is our operationalisation (MSPGT.md §2 suggests it in words); ``k`` and ``
 from __future__ import annotations
 
 import bisect
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from pydantic import Field
@@ -52,6 +54,7 @@ __all__ = [
     "TokenClasses",
     "classify",
     "compute_token_classes",
+    "token_offsets",
     "token_sentences",
 ]
 
@@ -90,6 +93,26 @@ def classify(loss_full: Tensor, loss_local: Tensor, loss_sentence: Tensor, toler
     return classes
 
 
+def token_offsets(tokenizer: Any, texts: Sequence[str], batch: TokenBatch) -> list[list[tuple[int, int]]] | None:
+    """Character span ``(start, end)`` of each real token of each row of ``batch``, or None.
+
+    Each text is tokenised again, untruncated and unpadded, with the tokenizer's offset mapping;
+    it is used when its first ``length`` ids equal the batch row's (the batch may be truncated).
+    None when the tokenizer gives no offset mapping or a row's ids differ.
+    """
+    try:
+        enc = tokenizer(list(texts), return_offsets_mapping=True)
+    except (NotImplementedError, ValueError, TypeError, KeyError):
+        return None
+    out = []
+    for row, length in enumerate(batch.lengths.tolist()):
+        ids = batch.input_ids[row, :length].tolist()
+        if enc["input_ids"][row][:length] != ids:
+            return None
+        out.append([tuple(span) for span in enc["offset_mapping"][row][:length]])
+    return out
+
+
 def token_sentences(offsets: list[tuple[int, int]], sentences: tuple[Span, ...]) -> list[int]:
     """Sentence index of each token: the sentence containing its last character.
 
@@ -107,7 +130,18 @@ def token_sentences(offsets: list[tuple[int, int]], sentences: tuple[Span, ...])
 
 
 def _last_state_losses(adapter, ids: Tensor, mask: Tensor, positions: Tensor, targets: Tensor, chunk: int) -> Tensor:
-    """CE of ``targets`` at ``positions`` of each row of ``ids`` (one fresh forward per chunk of rows)."""
+    """CE of ``targets`` at ``positions`` of each row of ``ids`` (one fresh forward per chunk of rows).
+
+    An adapter with ``prompt_logprobs`` (the vLLM plugin's) scores the targets itself, so no
+    logits leave its engine: each row is scored as ``ids[:position + 1]`` followed by its target.
+    """
+    if hasattr(adapter, "prompt_logprobs"):
+        rows = torch.arange(len(ids))
+        scored = torch.cat([ids, ids[:, :1]], dim=1)
+        scored[rows, positions + 1] = targets
+        keep = (torch.arange(scored.shape[1]) <= (positions + 1)[:, None]).long()
+        logp = adapter.prompt_logprobs(TokenBatch(scored * keep, keep, []))
+        return -logp[rows, positions + 1].float()
     out = torch.empty(len(ids), dtype=torch.float32)
     for start in range(0, len(ids), chunk):
         stop = start + chunk

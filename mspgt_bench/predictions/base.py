@@ -59,6 +59,10 @@ class MissingInputError(LookupError):
     """A prediction asked for a profile that the suite's signals do not produce."""
 
 
+class NotApplicableError(LookupError):
+    """An input the prediction needs does not exist under this condition by design (reported as SKIP)."""
+
+
 @dataclass
 class ConditionEffects:
     """One intervened condition's per-stimulus effects on one model (e.g. ``delete[0:7]``)."""
@@ -85,6 +89,8 @@ class PredictionContext:
     effects: dict[str, list[ConditionEffects]] = field(default_factory=dict)
     """Intervention label -> its conditions in run order (the trained model only)."""
     effects_error: str | None = None
+    effects_skipped: dict[str, str] = field(default_factory=dict)
+    """Label -> why that intervention did not run under this condition (its predictions SKIP)."""
 
     def profile(self, key: str) -> Profile:
         """The profile ``"<signal label>.<metric>"``."""
@@ -100,6 +106,8 @@ class PredictionContext:
 
     def intervention(self, label: str) -> list[ConditionEffects]:
         """The per-stimulus effects of the suite's intervention ``label`` on this model."""
+        if label in self.effects_skipped:
+            raise NotApplicableError(self.effects_skipped[label])
         if self.effects_error:
             raise MissingInputError(f"the interventions failed: {self.effects_error}")
         try:

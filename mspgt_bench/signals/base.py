@@ -18,6 +18,7 @@ import torch
 from mspgt_bench.models.base import ModelAdapter, TokenBatch
 from mspgt_bench.models.sites import Site, all_layers
 from mspgt_bench.stats.bootstrap import bootstrap_ci
+from mspgt_bench.stimuli.base import Stimulus
 from mspgt_bench.suite.schema import Strict
 
 
@@ -30,6 +31,8 @@ class CapturedBatch:
     logits: torch.Tensor | None
     """Output logits, or None when no signal asked for the ``logits`` site."""
     adapter: ModelAdapter
+    stimuli: list[Stimulus] = field(default_factory=list)
+    """The stimulus of each row (text, sentence spans, passage), for signals that label tokens."""
 
     @property
     def mask(self) -> torch.Tensor:
@@ -201,27 +204,45 @@ class PerStimulusSignal(Signal):
                 store[index] = row
 
     def profiles(self, boot: BootstrapConfig) -> list[Profile]:
-        out = []
-        for metric, by_stimulus in self._values.items():
-            matrix = np.stack([by_stimulus[i] for i in sorted(by_stimulus)])
-            estimate, lo, hi = bootstrap_ci(
-                matrix, n_boot=boot.n_boot, level=boot.level, method=boot.method, rng=boot.rng(self.label, metric)
+        return [
+            per_stimulus_profile(
+                self.label,
+                metric,
+                np.stack([by_stimulus[i] for i in sorted(by_stimulus)]),
+                self.points(),
+                self.depth(),
+                self.convention,
+                boot,
             )
-            out.append(
-                Profile(
-                    signal=self.label,
-                    metric=metric,
-                    layers=self.points(),
-                    value=np.asarray(estimate),
-                    lo=np.asarray(lo),
-                    hi=np.asarray(hi),
-                    n=matrix.shape[0],
-                    depth=self.depth(),
-                    convention=self.convention,
-                    per_stimulus=matrix,
-                )
-            )
-        return out
+            for metric, by_stimulus in self._values.items()
+        ]
+
+
+def per_stimulus_profile(
+    signal: str,
+    metric: str,
+    matrix: np.ndarray,
+    points: np.ndarray,
+    depth: np.ndarray,
+    convention: str,
+    boot: BootstrapConfig,
+) -> Profile:
+    """The profile of ``matrix [n_stimuli, n_points]``: its mean over stimuli with a bootstrap interval over stimuli."""
+    estimate, lo, hi = bootstrap_ci(
+        matrix, n_boot=boot.n_boot, level=boot.level, method=boot.method, rng=boot.rng(signal, metric)
+    )
+    return Profile(
+        signal=signal,
+        metric=metric,
+        layers=points,
+        value=np.asarray(estimate),
+        lo=np.asarray(lo),
+        hi=np.asarray(hi),
+        n=matrix.shape[0],
+        depth=depth,
+        convention=convention,
+        per_stimulus=matrix,
+    )
 
 
 class StreamSignal(PerStimulusSignal):

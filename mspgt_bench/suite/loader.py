@@ -211,30 +211,53 @@ REFERENCES = {"detector": "detectors", "detectors": "detectors", "segments_from"
 
 
 def _reference_problems(data: dict[str, Any], origins: dict[str, str], default_file: str) -> list[Problem]:
-    """Options that name a detector or intervention (by its ``id``, else its name) must find it in the suite."""
+    """Keys that name a detector or intervention (by its ``id``, else its name) must find it in the suite.
+
+    Generation experiments count as interventions (predictions read both the same way); their
+    ``segments_from`` and their generation options are checked here too.
+    """
 
     def entries(section: str) -> list[dict[str, Any]]:
         value = data.get(section)
         return [x for x in value if isinstance(x, dict)] if isinstance(value, list) else []
 
     labels = {
-        section: [str(x.get("id") or x.get("name")) for x in entries(section)] for section in set(REFERENCES.values())
+        "detectors": [str(x.get("id") or x.get("name")) for x in entries("detectors")],
+        "interventions": [str(x.get("id") or x.get("name")) for x in entries("interventions")]
+        + [str(x.get("id") or "generation") for x in entries("generation")],
     }
     problems = []
+
+    def check(section: str, where: str, references: dict[str, Any]) -> None:
+        for key, value in references.items():
+            target = REFERENCES.get(key)
+            for name in (value if isinstance(value, list) else [value]) if target else ():
+                if isinstance(name, str) and name not in labels[target]:
+                    message = f"names {name!r}, which is not in `{target}:`. " + _unknown_key(
+                        name, labels[target], target.rstrip("s") + " label"
+                    )
+                    problems.append(Problem(origins.get(section, default_file), f"{where}.{key}", message))
+
     for section in ("interventions", "predictions"):
         for index, spec in enumerate(entries(section)):
             options = spec.get("options")
-            for key, value in (options.items() if isinstance(options, dict) else ()):
-                target = REFERENCES.get(key)
-                names = value if isinstance(value, list) else [value]
-                for name in names if target else ():
-                    if isinstance(name, str) and name not in labels[target]:
-                        where = f"{section}[{index}].options.{key}"
-                        message = f"names {name!r}, which is not in `{target}:`. " + _unknown_key(
-                            name, labels[target], target.rstrip("s") + " label"
-                        )
-                        problems.append(Problem(origins.get(section, default_file), where, message))
+            check(section, f"{section}[{index}].options", options if isinstance(options, dict) else {})
+    for index, spec in enumerate(entries("generation")):
+        check("generation", f"generation[{index}]", {k: v for k, v in spec.items() if k == "segments_from"})
+        problems += _generation_option_problems(spec.get("options"), origins.get("generation", default_file), index)
     return problems
+
+
+def _generation_option_problems(options: Any, file: str, index: int) -> list[Problem]:
+    from mspgt_bench.interventions.generation import GenerationOptions
+
+    if not isinstance(options, dict):
+        return []  # structural validation reports it
+    try:
+        GenerationOptions.model_validate(options)
+    except ValidationError as exc:
+        return [_problem_from_options(err, GenerationOptions, file, f"generation[{index}].options") for err in exc.errors()]
+    return []
 
 
 def _problem_from_options(err: dict[str, Any], schema: type[BaseModel], file: str, prefix: str) -> Problem:

@@ -95,6 +95,32 @@ class OutputSpec(Strict):
     figures: bool = True
 
 
+class GenerationSpec(Strict):
+    """Generated continuations with and without an intervention on each segment, scored by read-outs."""
+
+    id: str = Field("generation", description="Label in results and for predictions' `intervention:`.")
+    segments: list[tuple[int, int]] | None = Field(None, description="Layer ranges [start, end) intervened on.")
+    segments_from: str | None = Field(None, description="Or: a detector label whose segments are intervened on.")
+    n_segments: int | None = Field(None, ge=2, description="With segments_from: the detector's best split into this many.")
+    n_prompts: int | None = Field(None, ge=2, description="Prompts used (the first n stimuli; default: all).")
+    controls: bool = Field(False, description="Also generate under the null controls (costly).")
+    options: dict[str, Any] = Field(
+        default_factory=dict, description="GenerationOptions: intervention, max_new_tokens, coherence_window, ..."
+    )
+
+    @model_validator(mode="after")
+    def _one_source_of_segments(self) -> GenerationSpec:
+        if (self.segments is None) == (self.segments_from is None):
+            raise ValueError("give exactly one of `segments` and `segments_from`")
+        if self.n_segments is not None and self.segments_from is None:
+            raise ValueError("`n_segments` needs `segments_from`")
+        return self
+
+    @property
+    def label(self) -> str:
+        return self.id
+
+
 class Suite(Strict):
     suite: SuiteInfo
     models: list[ModelSpec] = Field(min_length=1)
@@ -102,17 +128,24 @@ class Suite(Strict):
     signals: list[ComponentSpec] = Field(default_factory=list)
     detectors: list[ComponentSpec] = Field(default_factory=list)
     interventions: list[ComponentSpec] = Field(default_factory=list)
+    generation: list[GenerationSpec] = Field(default_factory=list)
     predictions: list[PredictionSpec] = Field(default_factory=list)
     controls: ControlsSpec = Field(default_factory=ControlsSpec)
     bootstrap: BootstrapSpec = Field(default_factory=BootstrapSpec)
     run: RunSpec = Field(default_factory=RunSpec)
     output: OutputSpec = Field(default_factory=OutputSpec)
 
-    @field_validator("signals", "detectors", "interventions")
+    @field_validator("signals", "detectors")
     @classmethod
     def _unique_labels(cls, items: list[ComponentSpec]) -> list[ComponentSpec]:
         _require_unique([i.label for i in items], "label (set `id:` to tell two apart)")
         return items
+
+    @model_validator(mode="after")
+    def _unique_effect_labels(self) -> Suite:
+        labels = [i.label for i in self.interventions] + [g.label for g in self.generation]
+        _require_unique(labels, "intervention or generation label (set `id:` to tell two apart)")
+        return self
 
     @model_validator(mode="after")
     def _unique_prediction_ids(self) -> Suite:

@@ -118,3 +118,20 @@ def test_a_reference_to_a_missing_detector_or_intervention_is_named(write_suite,
     assert "Did you mean 'fused'?" in problems["interventions[0].options.segments_from"]
     assert "Did you mean 'segments'?" in problems["predictions[1].options.intervention"]
     assert len(problems) == 2
+
+
+def test_generation_names_its_detector_and_its_options_are_checked(write_suite, minimal_suite):
+    suite = minimal_suite(
+        detectors=[{"name": "changepoint", "id": "fused", "options": {"profiles": {"logit_lens.kl": 1.0}}}],
+        generation=[{"id": "gen", "segments_from": "fusd", "options": {"intervention": "layer_swap", "max_new_tokns": 5}}],
+    )
+    problems = {p.path: p.message for p in _raised(write_suite(suite))}
+    assert "Did you mean 'fused'?" in problems["generation[0].segments_from"]
+    assert "only position-independent edits apply" in problems["generation[0].options.intervention"]
+    assert "Did you mean 'max_new_tokens'?" in problems["generation[0].options.max_new_tokns"]
+
+
+def _raised(path):
+    with pytest.raises(SuiteError) as info:
+        load_suite(path)
+    return info.value.problems
