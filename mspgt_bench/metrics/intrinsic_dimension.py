@@ -53,7 +53,13 @@ def unique_rows(x: Tensor | np.ndarray) -> np.ndarray:
     arr = arr.reshape(arr.shape[0], -1) if arr.ndim != 2 else arr
     if not np.all(np.isfinite(arr)):
         raise ValueError("X contains non-finite values")
-    return np.unique(arr, axis=0)
+    # rows compared as raw bytes (np.unique(axis=0) builds a d-field record type per call, 12x
+    # slower at d = 576); + 0.0 turns -0.0 into 0.0 so equal values have equal bytes; the result
+    # is sorted lexicographically, as np.unique(axis=0) returns it
+    rows = np.ascontiguousarray(arr + 0.0)
+    keys = rows.view(np.dtype((np.void, rows.dtype.itemsize * rows.shape[1]))).ravel()
+    kept = rows[np.unique(keys, return_index=True)[1]]
+    return kept[np.lexsort(kept.T[::-1])]
 
 
 @contextlib.contextmanager

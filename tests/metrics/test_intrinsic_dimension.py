@@ -102,3 +102,13 @@ def test_linear_estimators_batched_match_slow_reference() -> None:
             acc += lam[k]
             k += 1
         assert pca[b] == k
+
+
+def test_unique_rows_equals_numpy_unique_and_merges_signed_zeros():
+    from mspgt_bench.metrics.intrinsic_dimension import unique_rows
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(-2, 3, size=(40, 6)).astype(float)
+    x = np.vstack([x, x[:7]])
+    assert np.array_equal(unique_rows(x), np.unique(x, axis=0))
+    assert unique_rows(np.array([[0.0, 1.0], [-0.0, 1.0]])).shape == (1, 2)
