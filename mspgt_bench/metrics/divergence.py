@@ -14,11 +14,23 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-__all__ = ["entropy_from_logits", "kl_from_logits", "token_rank"]
+__all__ = ["entropy_from_logits", "kl_and_entropy", "kl_from_logits", "token_rank"]
 
 
 def _work_dtype(x: Tensor) -> torch.dtype:
     return torch.float64 if x.dtype == torch.float64 else torch.float32
+
+
+def _kl(log_p: Tensor, log_q: Tensor, dim: int) -> Tensor:
+    p = log_p.exp()
+    terms = torch.where(p > 0, p * (log_p - log_q), torch.zeros((), dtype=p.dtype, device=p.device))
+    return terms.sum(dim=dim).clamp_min(0.0)
+
+
+def _entropy(log_p: Tensor, dim: int) -> Tensor:
+    p = log_p.exp()
+    terms = torch.where(p > 0, p * log_p, torch.zeros((), dtype=p.dtype, device=p.device))
+    return (-terms.sum(dim=dim)).clamp_min(0.0)
 
 
 def kl_from_logits(p_logits: Tensor, q_logits: Tensor, dim: int = -1) -> Tensor:
@@ -37,11 +49,7 @@ def kl_from_logits(p_logits: Tensor, q_logits: Tensor, dim: int = -1) -> Tensor:
         Tensor of shape ``p_logits.shape`` without ``dim``.
     """
     dt = _work_dtype(p_logits)
-    log_p = torch.log_softmax(p_logits.to(dt), dim=dim)
-    log_q = torch.log_softmax(q_logits.to(dt), dim=dim)
-    p = log_p.exp()
-    terms = torch.where(p > 0, p * (log_p - log_q), torch.zeros((), dtype=dt, device=p.device))
-    return terms.sum(dim=dim).clamp_min(0.0)
+    return _kl(torch.log_softmax(p_logits.to(dt), dim=dim), torch.log_softmax(q_logits.to(dt), dim=dim), dim)
 
 
 def entropy_from_logits(logits: Tensor, dim: int = -1) -> Tensor:
@@ -49,11 +57,17 @@ def entropy_from_logits(logits: Tensor, dim: int = -1) -> Tensor:
 
     Zero-probability entries contribute 0 (``0·log 0 = 0``).
     """
-    dt = _work_dtype(logits)
-    log_p = torch.log_softmax(logits.to(dt), dim=dim)
-    p = log_p.exp()
-    terms = torch.where(p > 0, p * log_p, torch.zeros((), dtype=dt, device=p.device))
-    return (-terms.sum(dim=dim)).clamp_min(0.0)
+    return _entropy(torch.log_softmax(logits.to(_work_dtype(logits)), dim=dim), dim)
+
+
+def kl_and_entropy(log_p: Tensor, q_logits: Tensor, dim: int = -1) -> tuple[Tensor, Tensor]:
+    """``(KL(p ‖ q), H(q))`` from a precomputed ``log_p = log_softmax(p_logits)`` and q's logits.
+
+    The same values as :func:`kl_from_logits` and :func:`entropy_from_logits`, with one
+    ``log_softmax`` of ``q`` instead of three (the logit lens compares many ``q`` with one ``p``).
+    """
+    log_q = torch.log_softmax(q_logits.to(log_p.dtype), dim=dim)
+    return _kl(log_p, log_q, dim), _entropy(log_q, dim)
 
 
 def token_rank(logits: Tensor, token_ids: Tensor) -> Tensor:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import torch
 from pydantic import Field
 
-from mspgt_bench.metrics.divergence import entropy_from_logits, kl_from_logits
+from mspgt_bench.metrics.divergence import kl_and_entropy
 from mspgt_bench.models.sites import Site, all_layers
 from mspgt_bench.signals.base import (
     CapturedBatch,
@@ -45,13 +45,15 @@ class LogitLens(PerStimulusSignal):
     def values(self, captured: CapturedBatch) -> dict[str, torch.Tensor]:
         index, valid = spread_positions(captured.mask, self.options.max_positions)
         final = captured.final_logits(index).float()
+        log_final = torch.log_softmax(final, dim=-1)
         top1 = final.argmax(dim=-1, keepdim=True)
         kl, entropy, rank = [], [], []
         for layer in range(self.n_layers):
             states = gather_positions(captured.acts[Site("resid_post", layer)], index)
             lens = captured.adapter.logits_from_resid(states).float()
-            kl.append(masked_token_mean(kl_from_logits(final, lens), valid))
-            entropy.append(masked_token_mean(entropy_from_logits(lens), valid))
+            layer_kl, layer_entropy = kl_and_entropy(log_final, lens)
+            kl.append(masked_token_mean(layer_kl, valid))
+            entropy.append(masked_token_mean(layer_entropy, valid))
             above = (lens > lens.gather(-1, top1)).sum(dim=-1).to(lens.dtype)
             rank.append(masked_token_mean(above, valid))
         return {
