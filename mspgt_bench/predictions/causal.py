@@ -121,9 +121,10 @@ class ScaleSpecificity(Prediction):
             "matrix": matrix.round(6).tolist(),
             "interaction": double_centred_log(matrix).round(6).tolist(),
         }
-        empty = [scale for scale, column in zip(self.options.scales, matrix.T) if np.isnan(column).all()]
+        cells = zip(*np.nonzero(np.isnan(matrix)))
+        empty = [f"{conditions[s].target} × {self.options.scales[c]}" for s, c in cells]
         if empty:
-            reason = f"no stimulus has a target token of scale {', '.join(empty)}: the effect matrix is incomplete"
+            reason = f"no stimulus has a value for {', '.join(empty)}: the effect matrix is incomplete"
             return Outcome("INCONCLUSIVE", n=len(values), reason=reason, details=details)
         return resampled_verdict(
             self, ctx, len(values), self.options.n_boot, lambda idx: statistic(mean_matrix(idx)), **details

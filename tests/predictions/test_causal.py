@@ -144,3 +144,11 @@ def test_p6_measures_the_planted_fold_difference_in_either_direction():
 def test_p6_skips_with_too_few_models_of_a_family():
     outcome = _p6(min_models=2).evaluate_many(_family_contexts(1.0, 8.0))["llama/qwen2"]
     assert outcome.status == "SKIP" and "'qwen2': 1" in outcome.reason
+
+
+def test_p4_names_the_cells_with_no_value():
+    conditions = _effects(DIAGONAL)
+    conditions[0].values["delta_loss_global"][:] = np.nan  # conditions are in reverse depth order
+    outcome = _p4().evaluate(_context(conditions))
+    assert outcome.status == "INCONCLUSIVE"
+    assert "delete[9:12] × global" in outcome.reason and "incomplete" in outcome.reason
