@@ -87,7 +87,7 @@ class PredictionContext:
     detections: dict[str, Detection] = field(default_factory=dict)
     detector_errors: dict[str, str] = field(default_factory=dict)
     effects: dict[str, list[ConditionEffects]] = field(default_factory=dict)
-    """Intervention label -> its conditions in run order (the trained model only)."""
+    """Intervention (or generation) label -> its conditions in run order, under this condition."""
     effects_error: str | None = None
     effects_skipped: dict[str, str] = field(default_factory=dict)
     """Label -> why that intervention did not run under this condition (its predictions SKIP)."""
