@@ -233,6 +233,10 @@ def _run_model(
                 for g in loaded.suite.generation
                 if condition != TRAINED and not g.controls
             }
+            unsupported = {r["intervention"]: r["unsupported"] for r in per_stimulus if "unsupported" in r}
+            context.effects_skipped |= unsupported
+            if unsupported:
+                meta = {**meta, "interventions_unsupported": unsupported}
             if error:
                 meta = {**meta, "intervention_error": error}
             outcomes = _predict(loaded, context)
@@ -372,6 +376,7 @@ def _sweep_effects(
         for label, conditions in result.conditions.items()
         for condition in conditions
     ]
+    records += [{"intervention": label, "unsupported": reason} for label, reason in result.unsupported.items()]
     return result.rows, records
 
 
@@ -443,6 +448,8 @@ def _segments(
 def _condition_effects(records: list[dict[str, Any]]) -> dict[str, list[ConditionEffects]]:
     effects: dict[str, list[ConditionEffects]] = {}
     for record in records:
+        if "unsupported" in record:
+            continue
         values = {metric: np.asarray(v, dtype=float) for metric, v in record["values"].items()}
         effects.setdefault(record["intervention"], []).append(
             ConditionEffects(record["target"], record["first_layer"], record["last_layer"], values)

@@ -94,6 +94,8 @@ class SweepResult:
     """``{(intervention label, condition label): {metric: [n_stimuli] values}}`` (NaN: no value)."""
     conditions: dict[str, list[Condition]]
     interventions: list[Intervention] = field(default_factory=list)
+    unsupported: dict[str, str] = field(default_factory=dict)
+    """Intervention label -> why the backend could not run it (it has no rows)."""
 
 
 def _tokenize(adapter, stimuli: list[Stimulus], indices: list[int], max_tokens: int):
@@ -159,6 +161,7 @@ def sweep(
             del ctx
 
     n = len(stimuli)
+    unsupported: dict[str, str] = {}
     values: dict[tuple[str, str], dict[str, np.ndarray]] = {}
     class_values: dict[str, np.ndarray] = {}
 
@@ -178,13 +181,21 @@ def sweep(
                 column[indices] = torch.where(total > 0, share, torch.full_like(share, float("nan"))).numpy()
             class_values.setdefault("n_classified", np.full(n, np.nan))[indices] = total.numpy()
         for iv in interventions:
-            for label, metrics in iv.evaluate(ctx).items():
+            if iv.label in unsupported:
+                continue
+            try:
+                evaluated = iv.evaluate(ctx)
+            except NotImplementedError as exc:  # the backend cannot run this intervention: report it, go on
+                unsupported[iv.label] = str(exc)
+                continue
+            for label, metrics in evaluated.items():
                 for metric, v in metrics.items():
                     put((iv.label, label), metric, indices, v)
         del ctx
         if on_batch is not None:
             on_batch(len(indices))
 
+    interventions = [iv for iv in interventions if iv.label not in unsupported]
     conditions = {iv.label: iv.conditions() for iv in interventions}
     rows: list[dict[str, Any]] = []
     for iv in interventions:
@@ -196,7 +207,7 @@ def sweep(
         for metric, column in class_values.items():
             row = _row(None, token_class_condition, metric, column, boot, adapter.n_layers)
             rows.append(row)
-    return SweepResult(rows, values, conditions, interventions)
+    return SweepResult(rows, values, conditions, interventions, unsupported)
 
 
 def run_interventions(

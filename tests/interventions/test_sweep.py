@@ -109,3 +109,17 @@ def test_shipped_suite_is_valid_and_its_interventions_build():
     assert {"layer_deletion", "layer_swap", "residual_noise"} <= set(names)
     built = build_interventions(suite.interventions, 30)  # smollm2-135m has 30 layers
     assert sum(len(iv.conditions()) for iv in built if not iv.needs_fit) >= 30 + 29
+
+
+def test_an_intervention_the_backend_cannot_run_is_reported_and_the_others_go_on(tiny_adapter, prose, monkeypatch):
+    from mspgt_bench.interventions.library import LayerSwap
+
+    def refuse(self, ctx):
+        raise NotImplementedError("this backend cannot run other layers in place of a layer")
+
+    monkeypatch.setattr(LayerSwap, "evaluate", refuse)
+    specs = [{"name": "layer_deletion", "options": {"layers": [1]}}, {"name": "layer_swap", "id": "swap"}]
+    result = sweep(tiny_adapter("llama"), prose, specs, batch_size=4, max_tokens=40, boot=BootstrapConfig(n_boot=50))
+    assert result.unsupported == {"swap": "this backend cannot run other layers in place of a layer"}
+    assert {r["intervention"] for r in result.rows} == {"layer_deletion", "token_classes"}
+    assert set(result.conditions) == {"layer_deletion"}
