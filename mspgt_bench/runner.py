@@ -237,6 +237,8 @@ def _run_model(
             context.effects_skipped |= unsupported
             if unsupported:
                 meta = {**meta, "interventions_unsupported": unsupported}
+                for label, reason in unsupported.items():
+                    progress.stage(f"{model.name} [{condition}]: {label} not run: {reason}")
             if error:
                 meta = {**meta, "intervention_error": error}
             outcomes = _predict(loaded, context)
