@@ -245,12 +245,13 @@ def per_stimulus_profile(
     )
 
 
-class StreamSignal(PerStimulusSignal):
-    """A per-stimulus signal with one point per stream state: x_0 (embeddings) .. x_L.
+class StreamPoints:
+    """The stream-state point convention, for signals with one point per stream state x_0 .. x_L.
 
     Point s sits at depth s / L; state s > 0 is the output of layer s − 1 (before the final norm).
     """
 
+    n_layers: int
     convention = (
         "stream state s = 0..L: x_0 = embeddings (resid_pre[0]), x_s = resid_post[s-1] (raw, before "
         "the final norm); point s = state s, depth s / L"
@@ -264,3 +265,7 @@ class StreamSignal(PerStimulusSignal):
 
     def depth(self) -> np.ndarray:
         return self.points() / self.n_layers
+
+
+class StreamSignal(StreamPoints, PerStimulusSignal):
+    """A per-stimulus signal with one point per stream state (:class:`StreamPoints`)."""

@@ -56,8 +56,14 @@ from pydantic import Field
 
 from mspgt_bench.interventions.token_classes import token_offsets
 from mspgt_bench.metrics.probe import ControlKind, control_labels, group_folds, ridge_probe_predictions
-from mspgt_bench.models.sites import Site
-from mspgt_bench.signals.base import BootstrapConfig, CapturedBatch, Profile, Signal, per_stimulus_profile, stream_sites
+from mspgt_bench.signals.base import (
+    BootstrapConfig,
+    CapturedBatch,
+    Profile,
+    Signal,
+    StreamPoints,
+    per_stimulus_profile,
+)
 from mspgt_bench.signals.dataset import threadpools
 from mspgt_bench.stimuli.scale_labels import LABELS, ScaleLabelOptions, token_labels
 
@@ -77,12 +83,8 @@ class _Kept:
     """``{scale: [label per kept token]}``."""
 
 
-class ScaleProbes(Signal):
+class ScaleProbes(StreamPoints, Signal):
     name = "scale_probes"
-    convention = (
-        "stream state s = 0..L: x_0 = embeddings (resid_pre[0]), x_s = resid_post[s-1] (raw, before the final norm); "
-        "point s = state s, depth s / L"
-    )
 
     class Options(ScaleLabelOptions):
         max_tokens_per_stimulus: int = Field(32, ge=1, description="Evenly spaced tokens kept per stimulus.")
@@ -100,15 +102,6 @@ class ScaleProbes(Signal):
     def __init__(self, n_layers: int, label: str | None = None, **options: Any) -> None:
         super().__init__(n_layers, label, **options)
         self._kept: dict[int, _Kept] = {}
-
-    def sites(self) -> list[Site]:
-        return stream_sites(self.n_layers)
-
-    def points(self) -> np.ndarray:
-        return np.arange(self.n_layers + 1)
-
-    def depth(self) -> np.ndarray:
-        return self.points() / self.n_layers
 
     def update(self, captured: CapturedBatch) -> None:
         if len(captured.stimuli) != len(captured.batch.stimulus_index):
