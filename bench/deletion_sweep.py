@@ -51,7 +51,7 @@ def resume_sweep(adapter: HFAdapter, batches: list, metrics: bool = True) -> Res
     per_layer: list[list[dict]] = [[] for _ in range(n)]
     for batch in batches:
         clean = record(adapter, batch)
-        ref = CleanReference(clean.states[-1], batch.input_ids, batch.attention_mask, to_logits=adapter.logits_from_resid) if metrics else None
+        ref = CleanReference.of_resid(adapter, clean.states[-1], batch) if metrics else None
         for layer in range(n):
             resid = clean.resume({layer: Step(modules=())})
             if ref is not None:
@@ -65,7 +65,7 @@ def naive_sweep(adapter: HFAdapter, batches: list, metrics: bool = True) -> Resu
     per_layer: list[list[dict]] = [[] for _ in range(n)]
     for batch in batches:
         clean = final_resid(adapter, batch.input_ids, batch.attention_mask)
-        ref = CleanReference(clean, batch.input_ids, batch.attention_mask, to_logits=adapter.logits_from_resid) if metrics else None
+        ref = CleanReference.of_resid(adapter, clean, batch) if metrics else None
         for layer in range(n):
             handle = adapter.layers[layer].register_forward_hook(_identity_hook, with_kwargs=True)
             try:

@@ -13,22 +13,25 @@ clean and ``q = softmax(z)`` the intervened next-token distribution at position 
   that token class (see :mod:`mspgt_bench.interventions.token_classes`); NaN for a stimulus with
   no target of the class.
 
-Numerics (float32, nats): with ``d = z − z_c`` and ``lse`` the log-sum-exp,
-``KL = Σ_v p_v (δ − d_v)`` with ``δ = lse(z) − lse(z_c)`` (exact algebra: ``log p − log q = δ − d``),
-so identical logits give exactly 0 and small perturbations keep their relative precision;
-``H(q) = lse(z) − Σ_v q_v z_v``; ``−log q(x) = lse(z) − z_x``. The vocabulary-sized work
-(unembedding included, via :meth:`CleanReference.compare_resid`) runs over chunks of positions,
-so no ``[batch, tokens, vocab]`` tensor is ever allocated per condition.
+Numerics (float32, nats): the read-out statistics come from
+:mod:`mspgt_bench.metrics.next_token` (one pass over the vocabulary per chunk of positions;
+``KL = δ·Σp − Σ_v p_v (z_v − z_{c,v})``, in its ``d``-dimensional form when the adapter's read-out is
+affine), so identical logits give exactly 0 and small perturbations keep their relative
+precision; ``−log q(x) = lse(z) − z_x``. The vocabulary-sized work (unembedding included, via
+:meth:`CleanReference.compare_resid`) runs over chunks of positions, so no ``[batch, tokens, vocab]``
+tensor is ever allocated per condition.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import torch
 from torch import Tensor
 
 from mspgt_bench.interventions.token_classes import CLASS_NAMES
+from mspgt_bench.metrics.next_token import ROWS_PER_CHUNK, AffineReadout, ReferenceDistribution, read_out, softmax_stats
 
 __all__ = ["BASE_METRICS", "CLASS_METRICS", "METRICS", "CleanReference"]
 
@@ -39,34 +42,28 @@ METRICS = BASE_METRICS + CLASS_METRICS
 ToLogits = Callable[[Tensor], Tensor]
 
 
-def _dot(a: Tensor, b: Tensor) -> Tensor:
-    """Row-wise dot product of ``[n, v]`` matrices.
-
-    ``vecdot`` reduces pairwise (error ~1e-7 relative over a 49k vocabulary); a batched matrix
-    product (``bmm``/``einsum``) accumulates sequentially on CPU and is off by ~1e-3.
-    """
-    return torch.linalg.vecdot(a, b)
-
-
 class CleanReference:
     """The clean model's next-token quantities on one batch, computed once and shared by every condition.
 
-    Only real (non-padding) positions are kept, flattened to rows. ``logits`` is either the clean
-    logits ``[batch, tokens, vocab]`` or, with ``to_logits`` given, the clean final residual
-    ``[batch, tokens, d]`` (unembedded chunk by chunk).
+    Only real (non-padding) positions are kept, flattened to rows. ``values`` is either the clean
+    logits ``[batch, tokens, vocab]`` or, with ``to_logits`` or ``affine`` given, the clean final
+    residual ``[batch, tokens, d]`` (unembedded chunk by chunk; with an affine read-out the KL needs
+    no vocabulary-sized reference, see :class:`~mspgt_bench.metrics.next_token.ReferenceDistribution`).
     """
 
     def __init__(
         self,
-        logits: Tensor,
+        values: Tensor,
         input_ids: Tensor,
         attention_mask: Tensor,
         classes: Tensor | None = None,
         *,
         to_logits: ToLogits | None = None,
-        chunk: int = 128,
+        affine: AffineReadout | None = None,
+        chunk: int = ROWS_PER_CHUNK,
     ) -> None:
         self.to_logits = to_logits
+        self.affine = affine
         self.chunk = chunk
         self.mask = attention_mask.bool()
         self.shape = tuple(self.mask.shape)
@@ -79,35 +76,44 @@ class CleanReference:
         self.target = targets[self.mask]
         self.n_positions = torch.bincount(self.row_of, minlength=self.shape[0]).double()
         self.n_targets = torch.bincount(self.row_of, weights=self.has_target.double(), minlength=self.shape[0])
-        z_parts, p_parts, lse, top1, entropy, nll = [], [], [], [], [], []
-        for rows, z in self._chunks(logits, to_logits is not None):
-            top, top_index = z.max(dim=-1)
-            e = torch.sub(z, top.unsqueeze(-1)).exp_()
-            total = e.sum(dim=-1)
-            lse_z = top + total.log()
-            entropy.append(lse_z - _dot(e, z) / total)
-            z_parts.append(z)
-            p_parts.append(e.div_(total.unsqueeze(-1)))
-            lse.append(lse_z)
-            top1.append(top_index)
-            nll.append(lse_z - z.gather(-1, self.target[rows, None]).squeeze(-1))
-        self.z = torch.cat(z_parts)
-        self.p = torch.cat(p_parts)
-        self.p_sum = self.p.sum(dim=-1)
-        self.lse = torch.cat(lse)
-        self.top1 = torch.cat(top1)
-        self.entropy = torch.cat(entropy)
-        self.nll = torch.cat(nll)
+        target_logits: list[Tensor] = []
+
+        def reference_chunks():
+            for rows, z, normed in self._chunks(values, self.reads_resid):
+                target_logits.append(self._target_logit(rows, z))
+                yield z, normed
+
+        self.reference = ReferenceDistribution(reference_chunks(), affine if self.reads_resid else None)
+        self.nll = self.reference.stats.lse - torch.cat(target_logits)
         self.class_at: Tensor | None = None
         if classes is not None:
             self.set_classes(classes)
 
-    def _chunks(self, values: Tensor, is_resid: bool):
+    @classmethod
+    def of_resid(cls, adapter: Any, resid: Tensor, batch: Any) -> CleanReference:
+        """From the clean final residual ``resid`` of ``batch``, read out the adapter's way (affine when it can)."""
+        return cls(
+            resid,
+            batch.input_ids,
+            batch.attention_mask,
+            to_logits=adapter.logits_from_resid,
+            affine=adapter.affine_readout(),
+        )
+
+    @property
+    def reads_resid(self) -> bool:
+        return self.to_logits is not None or self.affine is not None
+
+    def _chunks(self, values: Tensor, is_resid: bool) -> Iterator[tuple[slice, Tensor, Tensor | None]]:
+        """``(rows, logits [rows, V] float32, normed states or None)`` per chunk of kept positions."""
         flat = values[self.mask]
         for start in range(0, flat.shape[0], self.chunk):
             rows = slice(start, start + self.chunk)
             part = flat[rows]
-            yield rows, (self.to_logits(part) if is_resid else part).float()
+            yield (rows, *read_out(part, self.affine, self.to_logits)) if is_resid else (rows, part.float(), None)
+
+    def _target_logit(self, rows: slice, z: Tensor) -> Tensor:
+        return z.gather(-1, self.target[rows, None]).squeeze(-1)
 
     def set_classes(self, classes: Tensor) -> None:
         """Attach token classes (``[batch, tokens]``, indexed by target position) for Δloss per class."""
@@ -132,29 +138,26 @@ class CleanReference:
     @torch.inference_mode()
     def compare(self, logits: Tensor) -> dict[str, Tensor]:
         """Every metric of :data:`METRICS`, per batch row, for intervened ``logits [batch, tokens, vocab]``."""
+        if self.reads_resid:
+            raise ValueError("this CleanReference was built from residuals: use compare_resid")
         return self._compare(logits, False)
 
     @torch.inference_mode()
     def compare_resid(self, resid: Tensor) -> dict[str, Tensor]:
         """As :meth:`compare`, from the intervened final residual (unembedded chunk by chunk)."""
-        if self.to_logits is None:
-            raise ValueError("compare_resid needs a CleanReference built with to_logits")
+        if not self.reads_resid:
+            raise ValueError("compare_resid needs a CleanReference built with to_logits or affine")
         return self._compare(resid, True)
 
     def _compare(self, values: Tensor, is_resid: bool) -> dict[str, Tensor]:
         kl, agree, dent, dnll = [], [], [], []
-        for rows, z in self._chunks(values, is_resid):
-            top, top1 = z.max(dim=-1)
-            e = torch.sub(z, top.unsqueeze(-1)).exp_()  # the only vocabulary-sized temporary
-            total = e.sum(dim=-1)
-            lse_z = top + total.log()
-            agree.append((top1 == self.top1[rows]).float())
-            dent.append(lse_z - _dot(e, z) / total - self.entropy[rows])
-            dnll.append(lse_z - z.gather(-1, self.target[rows, None]).squeeze(-1) - self.nll[rows])
-            d = z.sub_(self.z[rows])  # z is a fresh chunk (boolean indexing copies); reused as d = z − z_c
-            # Σ_v p_v (log p_v − log q_v) = Σ_v p_v (δ − d_v), δ = lse(z) − lse(z_c); Σ_v p_v is kept
-            # (not assumed 1) so rounding in p does not leak into the difference of two large numbers.
-            kl.append(((lse_z - self.lse[rows]) * self.p_sum[rows] - _dot(self.p[rows], d)).clamp_min(0.0))
+        clean = self.reference.stats
+        for rows, z, normed in self._chunks(values, is_resid):
+            stats, _e, _total = softmax_stats(z)
+            agree.append((stats.top1 == clean.top1[rows]).float())
+            dent.append(stats.entropy - clean.entropy[rows])
+            dnll.append(stats.lse - self._target_logit(rows, z) - self.nll[rows])
+            kl.append(self.reference.kl(rows, z, stats.lse, normed))  # last: may overwrite z
         ones = torch.ones(len(self.row_of))
         has_target = self.has_target.float()
         dnll_all = torch.cat(dnll)

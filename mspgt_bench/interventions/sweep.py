@@ -139,9 +139,7 @@ def sweep(
         sentence = _sentence_tensor(batch, rows, offsets)
         ctx = BatchContext(adapter, batch, clean, rows, sentence=sentence)
         if with_reference:
-            reference = CleanReference(
-                clean.states[-1], batch.input_ids, batch.attention_mask, to_logits=adapter.logits_from_resid
-            )
+            reference = CleanReference.of_resid(adapter, clean.states[-1], batch)
             if options.enabled:
                 if offsets is None:
                     warnings.warn("the tokenizer gives no offset mapping: token classes are skipped", stacklevel=3)

@@ -1,8 +1,8 @@
 """Divergences and entropies of categorical distributions given as logits.
 
-Used by the logit lens (nostalgebraist 2020; Belrose et al. 2023, "Eliciting Latent
-Predictions from Transformers with the Tuned Lens"): ``q_l = softmax(W_U · norm(h_l))`` is
-compared with the model's final distribution ``p``.
+The plain definitions, one distribution pair at a time (float64 when given float64). The logit
+lens and the intervention effects use the one-pass forms of :mod:`mspgt_bench.metrics.next_token`,
+which are tested against these.
 
 All quantities are in **nats** (natural logarithm) and are computed from ``log_softmax``
 (never from ``log(softmax(.))``) so that very peaked distributions do not underflow.
@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-__all__ = ["entropy_from_logits", "kl_and_entropy", "kl_from_logits", "token_rank"]
+__all__ = ["entropy_from_logits", "kl_from_logits", "token_rank"]
 
 
 def _work_dtype(x: Tensor) -> torch.dtype:
@@ -58,16 +58,6 @@ def entropy_from_logits(logits: Tensor, dim: int = -1) -> Tensor:
     Zero-probability entries contribute 0 (``0·log 0 = 0``).
     """
     return _entropy(torch.log_softmax(logits.to(_work_dtype(logits)), dim=dim), dim)
-
-
-def kl_and_entropy(log_p: Tensor, q_logits: Tensor, dim: int = -1) -> tuple[Tensor, Tensor]:
-    """``(KL(p ‖ q), H(q))`` from a precomputed ``log_p = log_softmax(p_logits)`` and q's logits.
-
-    The same values as :func:`kl_from_logits` and :func:`entropy_from_logits`, with one
-    ``log_softmax`` of ``q`` instead of three (the logit lens compares many ``q`` with one ``p``).
-    """
-    log_q = torch.log_softmax(q_logits.to(log_p.dtype), dim=dim)
-    return _kl(log_p, log_q, dim), _entropy(log_q, dim)
 
 
 def token_rank(logits: Tensor, token_ids: Tensor) -> Tensor:

@@ -10,6 +10,7 @@ from typing import Any
 
 import torch
 
+from mspgt_bench.metrics.next_token import AffineReadout
 from mspgt_bench.models.sites import Site
 
 
@@ -63,6 +64,14 @@ class ModelAdapter(ABC):
     @abstractmethod
     def logits_from_resid(self, resid: torch.Tensor) -> torch.Tensor:
         """Apply the final norm and the unembedding to residual states (the logit lens)."""
+
+    def affine_readout(self) -> AffineReadout | None:
+        """The read-out as ``logits = W·norm(resid) + b`` when it is exactly that (no softcapping), else None.
+
+        Lets vocabulary-sized statistics take their cheaper exact forms
+        (:mod:`mspgt_bench.metrics.next_token`). Backends that cannot hand out the unembedding keep None.
+        """
+        return None
 
     def record_residuals(self, batch: TokenBatch) -> Any:
         """One clean pass recorded for interventions: a :class:`~mspgt_bench.interventions.resume.ResidualCache`

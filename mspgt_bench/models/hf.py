@@ -11,6 +11,7 @@ import torch
 from torch import nn
 from torch.utils.hooks import RemovableHandle
 
+from mspgt_bench.metrics.next_token import AffineReadout
 from mspgt_bench.models.base import ModelAdapter, TokenBatch
 from mspgt_bench.models.families import FamilyMap, family_for
 from mspgt_bench.models.sites import Site, SiteError
@@ -139,6 +140,11 @@ class HFAdapter(ModelAdapter):
         if self._softcap:
             logits = torch.tanh(logits / self._softcap) * self._softcap
         return logits
+
+    def affine_readout(self) -> AffineReadout | None:
+        if self._softcap or not isinstance(self._unembed, nn.Linear):
+            return None
+        return AffineReadout(self._final_norm, self._unembed.weight, self._unembed.bias)
 
     def record_residuals(self, batch: TokenBatch) -> Any:
         from mspgt_bench.interventions.resume import record

@@ -9,6 +9,15 @@ spaced ones: unembedding every token at every layer dominates the cost of a run)
 * ``entropy``: H(q_l) in nats;
 * ``final_top1_rank``: rank of the final top-1 token under q_l (0 = also top-1 at layer l).
 
+Cost: every layer's read-out is a full unembedding, ``L·k`` rows of ``d·V`` multiply-adds per
+stimulus at ``k`` positions (SmolLM2-135M at k = 16: 480 × 576 × 49152 ≈ 13.6 G, more than its
+whole forward pass over 90 tokens, ≈ 12 G), so this signal alone costs at least one extra forward
+pass; ``max_positions`` is the knob. The work runs through
+:mod:`mspgt_bench.metrics.next_token`: several layers' rows unembedded together (~512 rows per
+matrix product), one pass over the vocabulary per row for entropy and log-sum-exp, the KL in its
+``d``-dimensional form when the read-out is affine, and ``p`` is the last layer's read-out computed
+the same way (so the last layer's KL is 0 up to rounding).
+
 Sources: nostalgebraist (2020), "interpreting GPT: the logit lens"; Belrose et al. (2023),
 "Eliciting latent predictions from transformers with the tuned lens".
 """
@@ -18,7 +27,8 @@ from __future__ import annotations
 import torch
 from pydantic import Field
 
-from mspgt_bench.metrics.divergence import kl_and_entropy
+from mspgt_bench.metrics.divergence import token_rank
+from mspgt_bench.metrics.next_token import ROWS_PER_CHUNK, ReferenceDistribution, read_out, softmax_stats
 from mspgt_bench.models.sites import Site, all_layers
 from mspgt_bench.signals.base import (
     CapturedBatch,
@@ -44,20 +54,27 @@ class LogitLens(PerStimulusSignal):
 
     def values(self, captured: CapturedBatch) -> dict[str, torch.Tensor]:
         index, valid = spread_positions(captured.mask, self.options.max_positions)
-        final = captured.final_logits(index).float()
-        log_final = torch.log_softmax(final, dim=-1)
-        top1 = final.argmax(dim=-1, keepdim=True)
+        adapter = captured.adapter
+        affine = adapter.affine_readout()
+        states = torch.stack([gather_positions(captured.acts[site], index) for site in self.sites()])  # [L, B, k, d]
+        n_layers, batch, width, d = states.shape
+        positions = batch * width
+        flat = states.reshape(n_layers, positions, d)
+        final = read_out(flat[-1], affine, adapter.logits_from_resid)
+        reference = ReferenceDistribution([final], affine)
         kl, entropy, rank = [], [], []
-        for layer in range(self.n_layers):
-            states = gather_positions(captured.acts[Site("resid_post", layer)], index)
-            lens = captured.adapter.logits_from_resid(states).float()
-            layer_kl, layer_entropy = kl_and_entropy(log_final, lens)
-            kl.append(masked_token_mean(layer_kl, valid))
-            entropy.append(masked_token_mean(layer_entropy, valid))
-            above = (lens > lens.gather(-1, top1)).sum(dim=-1).to(lens.dtype)
-            rank.append(masked_token_mean(above, valid))
-        return {
-            "kl": torch.stack(kl, dim=1),
-            "entropy": torch.stack(entropy, dim=1),
-            "final_top1_rank": torch.stack(rank, dim=1),
-        }
+        per_chunk = max(1, ROWS_PER_CHUNK // positions)  # layers unembedded together
+        for start in range(0, n_layers, per_chunk):
+            layers = flat[start : start + per_chunk]
+            rows = torch.arange(positions).repeat(len(layers))
+            z, normed = read_out(layers.reshape(-1, d), affine, adapter.logits_from_resid)
+            stats, _e, _total = softmax_stats(z)
+            entropy.append(stats.entropy)
+            rank.append(token_rank(z, reference.stats.top1[rows]).to(z.dtype))
+            kl.append(reference.kl(rows, z, stats.lse, normed))  # last: may overwrite z
+
+        def per_stimulus(parts: list[torch.Tensor]) -> torch.Tensor:
+            by_layer = torch.cat(parts).reshape(n_layers, batch, width)
+            return torch.stack([masked_token_mean(values, valid) for values in by_layer], dim=1)
+
+        return {"kl": per_stimulus(kl), "entropy": per_stimulus(entropy), "final_top1_rank": per_stimulus(rank)}

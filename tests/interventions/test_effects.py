@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import math
 
+import pytest
 import torch
 
 from mspgt_bench.interventions.effects import METRICS, CleanReference
 from mspgt_bench.metrics.divergence import entropy_from_logits, kl_from_logits
+from mspgt_bench.metrics.next_token import AffineReadout
 
 
 def _setup(chunk: int = 3):
@@ -84,3 +86,23 @@ def test_delta_loss_by_token_class():
     loss = ref.loss_by_target
     assert math.isnan(loss[0, 0]) and math.isnan(loss[1, 3])
     assert math.isclose(loss[0, 2].item(), -lp[0, 1, ids[0, 2]].item(), abs_tol=1e-5)
+
+
+def test_affine_readout_gives_the_same_metrics_as_the_vocabulary_form():
+    torch.manual_seed(2)
+    norm, head = torch.nn.LayerNorm(6), torch.nn.Linear(6, 40)
+    affine = AffineReadout(norm, head.weight.detach(), head.bias.detach())
+    resid = torch.randn(2, 5, 6)
+    ids = torch.randint(0, 40, (2, 5))
+    mask = torch.tensor([[1, 1, 1, 1, 1], [1, 1, 1, 1, 0]])
+    with torch.inference_mode():
+        by_affine = CleanReference(resid, ids, mask, affine=affine, chunk=3)
+        by_vocabulary = CleanReference(resid, ids, mask, to_logits=lambda r: head(norm(r)), chunk=3)
+        moved = resid + 0.5 * torch.randn_like(resid)
+        a, b = by_affine.compare_resid(moved), by_vocabulary.compare_resid(moved)
+        assert by_affine.compare_resid(resid.clone())["kl"].tolist() == [0.0, 0.0]
+        with pytest.raises(ValueError, match="compare_resid"):
+            by_affine.compare(head(norm(moved)))
+    assert a["kl"].min() > 0.01
+    for metric in a:
+        torch.testing.assert_close(a[metric], b[metric], atol=1e-5, rtol=1e-5)

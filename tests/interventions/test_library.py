@@ -28,7 +28,7 @@ from mspgt_bench.suite.schema import Strict
 
 def _context(adapter, batch, stimuli) -> BatchContext:
     clean = record(adapter, batch)
-    reference = CleanReference(clean.states[-1], batch.input_ids, batch.attention_mask, to_logits=adapter.logits_from_resid)
+    reference = CleanReference.of_resid(adapter, clean.states[-1], batch)
     return BatchContext(adapter, batch, clean, stimuli, reference=reference)
 
 

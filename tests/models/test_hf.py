@@ -13,6 +13,11 @@ FAMILIES = sorted(TINY_CONFIGS)
 TEXTS = ["The cat sat on the mat. It was warm.", "Short text."]
 
 
+def _hooks(adapter) -> list[tuple[list, list]]:
+    """Every module's hook ids (transformers installs output-capturing hooks of its own, once: compare, do not count)."""
+    return [(list(m._forward_hooks), list(m._forward_pre_hooks)) for m in adapter.model.modules()]
+
+
 def _batch(adapter):
     return adapter.tokenize(TEXTS, [0, 1], 32)
 
@@ -22,6 +27,7 @@ def test_every_site_resolves_and_hooks_are_removed(tiny_adapter, family):
     adapter = tiny_adapter(family)
     batch = _batch(adapter)
     before = adapter.forward(batch)
+    hooks = _hooks(adapter)
     n = adapter.n_layers
     sites = [Site("logits")] + [s for kind in ("resid_pre", "resid_post", "attn_out", "mlp_out", "attn_pattern") for s in all_layers(kind, n)]
     with adapter.capture(sites) as acts:
@@ -29,7 +35,7 @@ def test_every_site_resolves_and_hooks_are_removed(tiny_adapter, family):
     after = adapter.forward(batch)
     assert set(acts) == set(sites)
     assert torch.equal(before, after), "outputs changed after the hooked run"
-    assert all(len(m._forward_hooks) == 0 and len(m._forward_pre_hooks) == 0 for m in adapter.model.modules())
+    assert _hooks(adapter) == hooks
     mask = batch.attention_mask.bool()
     torch.testing.assert_close(during[mask], before[mask], atol=1e-4, rtol=1e-4)
     b, t = batch.input_ids.shape
@@ -82,9 +88,11 @@ def test_attention_patterns_switch_to_eager_only_inside_capture(tiny_adapter):
 
 def test_hooks_removed_when_the_body_raises(tiny_adapter):
     adapter = tiny_adapter("mistral")
+    hooks = _hooks(adapter)
     with pytest.raises(RuntimeError, match="boom"), adapter.capture(all_layers("resid_post", adapter.n_layers)):
+        assert _hooks(adapter) != hooks  # the capture hooks are in place inside
         raise RuntimeError("boom")
-    assert all(len(m._forward_hooks) == 0 for m in adapter.model.modules())
+    assert _hooks(adapter) == hooks
 
 
 def test_bad_sites_fail_fast(tiny_adapter):
@@ -104,3 +112,14 @@ def test_random_weight_twin_is_seeded_and_differs_from_trained():
     c = HFAdapter("tiny-llama", seed=2)
     wa, wb, wc = (m.model.model.layers[0].mlp.up_proj.weight for m in (a, b, c))
     assert torch.equal(wa, wb) and not torch.equal(wa, wc)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_affine_readout_is_the_logit_lens(tiny_adapter, family):
+    """No tiny family softcaps its logits: the read-out is W·norm(h) + b, equal to logits_from_resid."""
+    adapter = tiny_adapter(family)
+    affine = adapter.affine_readout()
+    assert affine is not None and affine.weight.shape == (adapter.model.config.vocab_size, adapter.d_model)
+    resid = torch.randn(2, 3, adapter.d_model)
+    with torch.inference_mode():
+        assert torch.equal(affine.logits(affine.norm(resid)), adapter.logits_from_resid(resid))
