@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
+import warnings
+
 import numpy as np
 import pytest
 
 from mspgt_bench.capture import capture_pass
+from mspgt_bench.metrics.intrinsic_dimension import unique_rows
 from mspgt_bench.signals.base import BootstrapConfig
 from mspgt_bench.signals.intrinsic_dimension import IntrinsicDimension
 from mspgt_bench.stimuli.stdlib import stdlib_prose
@@ -77,3 +82,44 @@ def test_resample_statistic_equals_the_kernels_on_repeated_rows():
         assert values["gride"][point] == pytest.approx(gride(cloud, n1=signal.gride_n1(60)), rel=1e-9)
         assert values["pca99"][point] == float(pca_dimension(torch.tensor(cloud)))
         assert values["participation_ratio"][point] == pytest.approx(float(participation_ratio(torch.tensor(cloud))), rel=1e-9)
+
+
+class DadapyIntrinsicDimension(IntrinsicDimension):
+    """The former statistic: dadapy 0.3.4 on the unique rows of each point's resampled cloud."""
+
+    def statistic(self, indices: np.ndarray) -> dict[str, np.ndarray]:
+        from dadapy import Data
+
+        values = super().statistic(indices)  # keeps pca99 and participation_ratio
+        n1 = self.gride_n1(self.data().shape[0])
+        twonn_ids, gride_ids = [], []
+        for cloud in self.data()[np.unique(indices)].astype(np.float64).transpose(1, 0, 2):
+            pts = unique_rows(cloud)
+            rmax = max(2, 2 ** int(np.log2(min(2 * n1, pts.shape[0] - 1))))
+            with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+                warnings.simplefilter("ignore")
+                near, wide = (Data(coordinates=pts, maxk=k, verbose=False, n_jobs=1) for k in (2, rmax))
+                twonn_ids.append(near.compute_id_2NN(algorithm="base", mu_fraction=self.options.mu_fraction)[0])
+                gride_ids.append(wide.return_id_scaling_gride(range_max=rmax)[0][-1])
+        return values | {"twonn": np.array(twonn_ids), "gride": np.array(gride_ids)}
+
+
+@pytest.mark.parametrize("mu_fraction", [0.9, 0.75])
+def test_profiles_equal_the_dadapy_implementation(mu_fraction):
+    """Same values and intervals as the per-point dadapy statistic, duplicate rows at point 0 included."""
+    states = planted(24, [3, 5, 8, 8, 12, 20], d=32, seed=3).astype(np.float32)
+    states[[1, 5, 9, 13], 0] = states[0, 0]  # stimuli ending in the same token
+    states[[2, 6], 0] = states[4, 0]
+    boot = BootstrapConfig(n_boot=60)
+    profiles = {}
+    for cls in (IntrinsicDimension, DadapyIntrinsicDimension):
+        signal = cls(5, mu_fraction=mu_fraction)
+        signal.add_states(range(24), states)
+        profiles[cls] = {p.metric: p for p in signal.profiles(boot)}
+        assert signal._distances is None and signal._labels is None  # released
+    for metric, want in profiles[DadapyIntrinsicDimension].items():
+        got = profiles[IntrinsicDimension][metric]
+        # dadapy's TwoNN slope comes from curve_fit (finite-difference Jacobian): ~1e-9 relative noise
+        rtol = 1e-8 if metric == "twonn" else 1e-9
+        for field in ("value", "lo", "hi"):
+            np.testing.assert_allclose(getattr(got, field), getattr(want, field), rtol=rtol, atol=0, err_msg=metric)
