@@ -41,6 +41,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from mspgt_bench.metrics.matrix_entropy import singular_values
+
 __all__ = [
     "covariance_eigenvalues",
     "first_occurrences",
@@ -333,7 +335,7 @@ def covariance_eigenvalues(x: Tensor) -> Tensor:
     xd = x.to(torch.float64)
     xc = xd - xd.mean(dim=-2, keepdim=True)
     n = xc.shape[-2]
-    s = torch.linalg.svdvals(xc)
+    s = singular_values(xc)
     return s**2 / max(n - 1, 1)
 
 

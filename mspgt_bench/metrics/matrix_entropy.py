@@ -16,8 +16,8 @@ Pitfalls avoided (both appear in reference code, see MSPGT.md §3):
   ``S₂(A) = −log Σλ² = −log(‖K‖_F² / tr(K)²)``, and it is never a stand-in for α = 1
   (``S₂ ≤ S₁``, with equality only for a flat spectrum).
 
-Eigenvalues are computed as ``σ_i² / Σσ²`` from the singular values ``σ`` of ``Z``
-(identical to the Gram eigenvalues, cheaper when ``d < n``).
+Eigenvalues are ``σ_i² / Σσ²`` with ``σ`` the singular values of ``Z``, obtained by
+:func:`singular_values` from the eigenvalues of the smaller Gram matrix.
 
 Normalisation (optional): divide by ``log n`` (max entropy of an ``n × n`` Gram) or by
 ``log r`` with ``r`` the numerical rank (then 1 means "flat spectrum on its support").
@@ -43,6 +43,7 @@ __all__ = [
     "matrix_entropy",
     "numerical_rank",
     "renyi_entropy_from_eigenvalues",
+    "singular_values",
 ]
 
 Normalization = Literal["log_n", "log_rank"]
@@ -55,13 +56,31 @@ def _prep(z: Tensor, center: bool) -> Tensor:
     return zd
 
 
+def singular_values(z: Tensor) -> Tensor:
+    """Singular values (descending, float64) of ``z [..., n, d]``: ``[..., min(n, d)]``.
+
+    ``σ_i² = λ_i(ZZᵀ)`` (or ``λ_i(ZᵀZ)`` when ``d < n``): one product and a symmetric eigensolver on
+    the smaller Gram instead of an SVD of ``Z`` (on a 2-core CPU 5x faster single-threaded for
+    ``[8, 96, 576]``, and free of the LAPACK thread contention that made the SVD 4-25x slower under
+    load). Accuracy: the eigenvalues carry an absolute error of a few ``eps·σ_max²``, so those below
+    ``m·eps·σ_max²`` (``m = min(n, d)``, the threshold :func:`renyi_entropy_from_eigenvalues` and
+    :func:`numerical_rank` use) are set to exactly 0: a rank-deficient ``Z`` keeps exact zeros, and
+    genuine singular values below ``√(m·eps)·σ_max`` (~1e-7 relative) read as 0.
+    """
+    zd = z.to(torch.float64)
+    gram = zd @ zd.transpose(-1, -2) if zd.shape[-2] <= zd.shape[-1] else zd.transpose(-1, -2) @ zd
+    lam = torch.linalg.eigvalsh(gram).flip(-1)
+    noise = lam.shape[-1] * torch.finfo(torch.float64).eps * lam[..., :1].clamp_min(0.0)
+    return torch.where(lam > noise, lam, torch.zeros_like(lam)).sqrt()
+
+
 def gram_spectrum(z: Tensor, center: bool = False) -> Tensor:
     """Eigenvalues (descending, summing to 1) of ``ZZᵀ / tr(ZZᵀ)`` for ``z [..., n, d]``.
 
     Returns ``[..., min(n, d)]`` float64 (the remaining eigenvalues are exactly 0).
     All-zero input gives NaN.
     """
-    s2 = torch.linalg.svdvals(_prep(z, center)) ** 2
+    s2 = singular_values(_prep(z, center)) ** 2
     return s2 / s2.sum(dim=-1, keepdim=True)
 
 
@@ -121,6 +140,6 @@ def matrix_entropy(
 
 def effective_rank(x: Tensor, center: bool = False) -> Tensor:
     """Effective rank ``exp(−Σ p log p)``, ``p = σ / Σσ`` (Roy & Vetterli 2007), ``[...]``."""
-    s = torch.linalg.svdvals(_prep(x, center))
+    s = singular_values(_prep(x, center))
     p = s / s.sum(dim=-1, keepdim=True)
     return torch.exp(-torch.special.xlogy(p, p).sum(dim=-1))

@@ -36,7 +36,7 @@ import numpy as np
 import torch
 from pydantic import Field
 
-from mspgt_bench.metrics.matrix_entropy import numerical_rank, renyi_entropy_from_eigenvalues
+from mspgt_bench.metrics.matrix_entropy import numerical_rank, renyi_entropy_from_eigenvalues, singular_values
 from mspgt_bench.signals.dataset import DatasetSignal, distinct_rows
 
 __all__ = ["DatasetEntropy"]
@@ -55,7 +55,7 @@ class DatasetEntropy(DatasetSignal):
     def statistic(self, indices: np.ndarray) -> dict[str, np.ndarray]:
         z = distinct_rows(self.by_point(), indices, center=self.options.center)  # [L+1, m, d], already centred
         # one SVD for both metrics; same formulas as metrics.matrix_entropy.matrix_entropy / effective_rank
-        sigma = torch.linalg.svdvals(z)
+        sigma = singular_values(z)
         lam = sigma**2 / (sigma**2).sum(dim=-1, keepdim=True)
         entropy = renyi_entropy_from_eigenvalues(lam, 1.0)
         if self.options.normalize is not None:

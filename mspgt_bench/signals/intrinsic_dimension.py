@@ -74,6 +74,7 @@ from mspgt_bench.metrics.intrinsic_dimension import (
     row_labels,
     twonn_from_neighbours,
 )
+from mspgt_bench.metrics.matrix_entropy import singular_values
 from mspgt_bench.signals.dataset import DatasetSignal, distinct_rows
 
 __all__ = ["IntrinsicDimension", "linear_dimensions"]
@@ -141,7 +142,7 @@ def linear_dimensions(rows: torch.Tensor, variance: float = 0.99) -> tuple[torch
     :func:`~mspgt_bench.metrics.intrinsic_dimension.participation_ratio` (``(Σλ)² / Σλ²``);
     both are scale-free, so the ``1/(n−1)`` of the covariance is left out.
     """
-    lam = torch.linalg.svdvals(rows) ** 2
+    lam = singular_values(rows) ** 2
     total = lam.sum(dim=-1, keepdim=True)
     frac = torch.cumsum(lam, dim=-1) / total.clamp_min(1e-300)
     k = (frac < variance - 1e-9).sum(dim=-1) + 1

@@ -39,6 +39,7 @@ from pydantic import Field
 from mspgt_bench.metrics.matrix_entropy import (
     numerical_rank,
     renyi_entropy_from_eigenvalues,
+    singular_values,
 )
 from mspgt_bench.signals.base import CapturedBatch, StreamSignal, masked_token_mean
 from mspgt_bench.suite.schema import Strict
@@ -64,7 +65,7 @@ class PromptEntropy(StreamSignal):
         log_n = mask.sum(dim=1).double().log()
         columns: dict[str, list[torch.Tensor]] = {"entropy": [], "entropy_nats": [], "effective_rank": []}
         for state in captured.stream():
-            sigma = torch.linalg.svdvals(self._token_matrix(state, mask))  # [B, min(T, d)], descending
+            sigma = singular_values(self._token_matrix(state, mask))  # [B, min(T, d)], descending
             lam = sigma**2 / (sigma**2).sum(dim=-1, keepdim=True)
             nats = renyi_entropy_from_eigenvalues(lam, self.options.alpha)
             columns["entropy_nats"].append(nats)

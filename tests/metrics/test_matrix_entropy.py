@@ -10,7 +10,9 @@ from mspgt_bench.metrics.matrix_entropy import (
     effective_rank,
     gram_spectrum,
     matrix_entropy,
+    numerical_rank,
     renyi_entropy_from_eigenvalues,
+    singular_values,
 )
 
 
@@ -95,3 +97,20 @@ def test_batched_match_slow_reference() -> None:
         sv = np.linalg.svd(z[b], compute_uv=False)
         p = sv / sv.sum()
         assert math.isclose(er[b], math.exp(-sum(v * math.log(v) for v in p)), rel_tol=1e-9)
+
+
+@pytest.mark.parametrize("shape", [(3, 7, 40), (2, 40, 7), (9, 9)])
+def test_singular_values_equal_the_svd_for_wide_tall_and_square(shape):
+    torch.manual_seed(3)
+    z = torch.randn(*shape, dtype=torch.float64)
+    torch.testing.assert_close(singular_values(z), torch.linalg.svdvals(z), atol=0, rtol=1e-12)
+
+
+def test_singular_values_of_a_scaled_orthonormal_frame_and_of_a_rank_two_matrix():
+    q, _ = torch.linalg.qr(torch.randn(30, 5, dtype=torch.float64))
+    scales = torch.tensor([5.0, 4.0, 3.0, 2.0, 1.0], dtype=torch.float64)
+    torch.testing.assert_close(singular_values((q * scales).T), scales, atol=1e-12, rtol=0)
+    rank2 = torch.randn(6, 2, dtype=torch.float64) @ torch.randn(2, 50, dtype=torch.float64)
+    sigma = singular_values(torch.cat([rank2, torch.zeros(3, 50, dtype=torch.float64)]))  # zero (padding) rows
+    assert (sigma[:2] > 0).all() and sigma[2:].tolist() == [0.0] * 7
+    assert int(numerical_rank(sigma**2)) == 2
