@@ -15,11 +15,13 @@ with n = 1 point l is layer l's own change.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 from pydantic import Field
 
-from mspgt_bench.metrics.angular import angular_distance, block_influence
+from mspgt_bench.metrics.angular import block_influence_from_angle, unit, unit_angle
 from mspgt_bench.models.sites import Site
 from mspgt_bench.signals.base import CapturedBatch, PerStimulusSignal, masked_token_mean, stream_sites
 from mspgt_bench.suite.schema import Strict
@@ -43,18 +45,13 @@ class AngularDistance(PerStimulusSignal):
 
     def values(self, captured: CapturedBatch) -> dict[str, torch.Tensor]:
         n = self.options.n
-        stream = [s.float() for s in captured.stream()]
-        pairs = [(stream[l], stream[l + n]) for l in range(len(stream) - n)]
+        units = [unit(s.float()) for s in captured.stream()]  # each state normalised once
+        angles = [unit_angle(units[l], units[l + n]) for l in range(len(units) - n)]  # [B, T] per point
         out = {
-            "angular_last": torch.stack(
-                [angular_distance(captured.last_token(a), captured.last_token(b)) for a, b in pairs], dim=1
-            ),
-            "angular_all": torch.stack(
-                [masked_token_mean(angular_distance(a, b), captured.mask) for a, b in pairs], dim=1
-            ),
+            "angular_last": torch.stack([captured.last_token(a) for a in angles], dim=1) / math.pi,
+            "angular_all": torch.stack([masked_token_mean(a, captured.mask) for a in angles], dim=1) / math.pi,
         }
         if n == 1:
-            out["block_influence"] = torch.stack(
-                [masked_token_mean(block_influence(a, b), captured.mask) for a, b in pairs], dim=1
-            )
+            influence = [block_influence_from_angle(a) for a in angles]
+            out["block_influence"] = torch.stack([masked_token_mean(b, captured.mask) for b in influence], dim=1)
         return out
