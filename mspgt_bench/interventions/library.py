@@ -23,8 +23,9 @@ from mspgt_bench.interventions.base import (
     layers_text,
     target_label,
 )
-from mspgt_bench.interventions.resume import ResidualCache, Step, record
+from mspgt_bench.interventions.resume import ResidualCache, Step, record, require_local_layers
 from mspgt_bench.metrics.angular import angular_distance, block_influence
+from mspgt_bench.models.base import TokenBatch
 from mspgt_bench.suite.schema import Strict
 
 __all__ = [
@@ -384,6 +385,7 @@ class ActivationPatching(Intervention):
     def fit(self, ctx: BatchContext) -> None:
         if self.options.corruption != "noise":
             return
+        require_local_layers(ctx.adapter, "corruption: noise (input embeddings)")
         with torch.inference_mode():
             emb = ctx.adapter.model.get_input_embeddings()(ctx.batch.input_ids)[ctx.mask].double()
         self._sum += float(emb.sum())
@@ -435,7 +437,7 @@ class ActivationPatching(Intervention):
                 where = span[row].nonzero().squeeze(-1)
                 generator = ctx.row_generator(row, self.name, "shuffle", self.options.seed, sample)
                 corrupted[row, where] = ids[row, where[torch.randperm(len(where), generator=generator)]]
-            return record(ctx.adapter, input_ids=corrupted, attention_mask=mask)
+            return ctx.adapter.record_residuals(TokenBatch(corrupted, mask, list(ctx.batch.stimulus_index)))
 
     def evaluate(self, ctx: BatchContext) -> dict[str, dict[str, Tensor]]:
         rows = torch.arange(len(ctx.lengths))

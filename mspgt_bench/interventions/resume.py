@@ -70,6 +70,16 @@ def _submodule(root: nn.Module, path: str) -> nn.Module:
     return module
 
 
+def require_local_layers(adapter: Any, what: str) -> None:
+    """Raise ``NotImplementedError`` unless ``adapter`` runs its decoder layers in this process (HF).
+
+    A backend that runs them elsewhere (the vLLM plugin's engine) only records passes of token
+    batches (``record_residuals``); ``what`` names the operation that needs more.
+    """
+    if getattr(adapter, "layers", None) is None:
+        raise NotImplementedError(f"{what} needs the decoder layers in this process; the {adapter.backend!r} backend runs them elsewhere")
+
+
 def _base_model(adapter: Any) -> nn.Module:
     """The decoder stack without the LM head (``model`` for Llama-likes, ``transformer`` for GPT-2)."""
     return _submodule(adapter.model, adapter.map.layers.rsplit(".", 1)[0])
@@ -195,6 +205,7 @@ def record(
     Give a ``batch`` or ``input_ids``/``inputs_embeds`` with ``attention_mask``. The LM head is
     not run (the final logits are :meth:`ResidualCache.logits`). All hooks are removed on exit.
     """
+    require_local_layers(adapter, "recording a pass")
     if batch is not None:
         input_ids, attention_mask = batch.input_ids, batch.attention_mask
     if attention_mask is None:

@@ -150,16 +150,20 @@ def sweep(
             ctx.reference = reference
         return ctx
 
+    unsupported: dict[str, str] = {}  # label -> why the backend cannot run it (NotImplementedError)
     fitting = [iv for iv in interventions if iv.needs_fit]
     if fitting:
         for indices in batches:
             ctx = context(indices, with_reference=False)
             for iv in fitting:
-                iv.fit(ctx)
+                if iv.label not in unsupported:
+                    try:
+                        iv.fit(ctx)
+                    except NotImplementedError as exc:
+                        unsupported[iv.label] = str(exc)
             del ctx
 
     n = len(stimuli)
-    unsupported: dict[str, str] = {}
     values: dict[tuple[str, str], dict[str, np.ndarray]] = {}
     class_values: dict[str, np.ndarray] = {}
 

@@ -33,6 +33,8 @@ SPECS = [
     {"name": "layer_deletion", "options": {"layers": [0, 15]}},
     {"name": "residual_noise", "options": {"layers": [10], "sigmas": [0.3], "seed": 0}},
     {"name": "mean_ablation", "options": {"layers": [20]}},
+    # token-shuffle corruption is recorded through record_residuals; the restore is a per-token edit
+    {"name": "activation_patching", "options": {"layers": [3, 20], "n_samples": 2, "positions": ["last_corrupted"]}},
 ]
 
 
@@ -138,3 +140,10 @@ def test_what_vllm_cannot_give_is_an_error_that_says_why(vllm_adapter, batches):
     with pytest.raises(NotImplementedError, match="replaced hidden state"):
         clean.resume({4: Step(modules=())}, start=4, hidden=clean.states[4])
     assert clean.resume({}) is clean.states[-1]
+
+
+def test_an_intervention_the_backend_cannot_run_is_reported_and_the_others_go_on(vllm_adapter, prose):
+    specs = [{"name": "causal_tracing", "options": {"layers": [3], "n_samples": 1}}, SPECS[0]]
+    result = sweep(vllm_adapter, prose[:4], specs, batch_size=4, max_tokens=40, boot=BootstrapConfig(n_boot=20))
+    assert "input embeddings" in result.unsupported["causal_tracing"] and "'vllm' backend" in result.unsupported["causal_tracing"]
+    assert {r["intervention"] for r in result.rows} == {"layer_deletion", "token_classes"}
