@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from functools import partial
 
+import torch
+
 from mspgt_bench.models.base import ModelAdapter
 from mspgt_bench.models.sites import Site
 from mspgt_bench.signals.base import CapturedBatch, Signal
@@ -62,8 +64,11 @@ def _passes(
             logits = adapter.forward(batch, logits=Site("logits") in sites)
         calls += 1
         captured = CapturedBatch(batch, acts, logits, adapter, [stimuli[i] for i in indices])
-        for consume in consumers:
-            consume(captured)
+        # no autograd graph through the model's weights (a read-out of [512, V] logits would keep
+        # ~1.3 GiB for backward); no_grad, not inference_mode: states are edited in place later
+        with torch.no_grad():
+            for consume in consumers:
+                consume(captured)
         del captured, acts, logits
         if on_batch is not None:
             on_batch(len(indices))

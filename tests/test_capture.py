@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from mspgt_bench.capture import capture_pass, length_sorted_batches
 from mspgt_bench.signals.angular import AngularDistance
@@ -50,3 +51,22 @@ def test_batches_group_similar_lengths(stimuli):
     assert sorted(i for b in batches for i in b) == list(range(len(stimuli)))
     lengths = [len(stimuli[i].text) for b in batches for i in b]
     assert lengths == sorted(lengths)
+
+
+class _GradProbe(LogitLens):
+    """The logit lens, also recording whether autograd was on while it reduced a batch."""
+
+    grad_enabled: list[bool]
+
+    def update(self, captured) -> None:
+        self.grad_enabled = [*getattr(self, "grad_enabled", []), torch.is_grad_enabled()]
+        super().update(captured)
+
+
+def test_signals_reduce_batches_without_an_autograd_graph(tiny_adapter, stimuli):
+    """A read-out through weights that require grad would otherwise keep every logits chunk for backward."""
+    adapter = tiny_adapter("llama")
+    assert any(p.requires_grad for p in adapter.model.parameters())
+    probe = _GradProbe(adapter.n_layers)
+    capture_pass(adapter, stimuli, [probe], batch_size=4, max_tokens=40)
+    assert probe.grad_enabled == [False, False]
