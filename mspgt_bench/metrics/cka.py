@@ -22,7 +22,7 @@ All computations run in float64.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Literal
 
 import torch
@@ -66,11 +66,23 @@ def hsic_unbiased(k: Tensor, g: Tensor) -> Tensor:
 
 
 def hsic_unbiased_matrix(grams: Tensor) -> Tensor:
-    """Unbiased HSIC₁ between every pair of ``L`` symmetric Grams ``[L, n, n]`` → ``[L, L]``."""
-    n = grams.shape[-1]
+    """Unbiased HSIC₁ between every pair of ``L`` symmetric Grams ``[L, n, n]`` → ``[L, L]``.
+
+    ``grams`` is not modified (one float64 copy of it is made).
+    """
+    if grams.shape[-1] < 4:
+        raise ValueError(f"unbiased HSIC needs n >= 4 samples, got {grams.shape[-1]}")
+    return _hsic_matrix_consuming(grams.to(torch.float64, copy=True))
+
+
+def _hsic_matrix_consuming(g: Tensor) -> Tensor:
+    """:func:`hsic_unbiased_matrix` of float64 Grams ``g [L, n, n]`` that the caller owns: ``g``'s
+    diagonals are zeroed in place (``K̃``), so no ``[L, n, n]`` temporary is allocated besides ``g``.
+    Gives the same bits as ``g − diag_embed(diag(g))`` for finite Grams."""
+    n = g.shape[-1]
     if n < 4:
         raise ValueError(f"unbiased HSIC needs n >= 4 samples, got {n}")
-    g = _zero_diag(grams.to(torch.float64))
+    torch.diagonal(g, dim1=-2, dim2=-1).zero_()
     flat = g.reshape(g.shape[0], -1)
     trace = flat @ flat.T  # tr(K̃ L̃) for symmetric K̃, L̃
     s = flat.sum(dim=-1)
@@ -114,7 +126,11 @@ class StreamingCKA:
     (same ``n`` rows, i.e. the same examples/tokens, for every layer; ``n ≥ 4``; ``n`` may
     vary between minibatches). :meth:`matrix` returns the ``[L, L]`` CKA
     ``Σ_b HSIC₁[l, m] / √(Σ_b HSIC₁[l, l] · Σ_b HSIC₁[m, m])`` (Nguyen et al. 2021).
-    Memory per update is ``L·n²`` float64 values.
+
+    Memory per update: one ``[L, n, n]`` float64 block (each Gram is written into it and
+    its diagonal zeroed in place; or a caller's ``workspace``) plus one layer's float64 copy
+    ``[n, d_l]`` at a time. The features may come from a generator (e.g. rows gathered or
+    clipped one layer at a time), so that only one layer's copy is alive at once.
     """
 
     def __init__(self, n_layers: int) -> None:
@@ -125,20 +141,45 @@ class StreamingCKA:
         self.n_batches = 0
         self.n_samples = 0
 
-    def update(self, features: Sequence[Tensor] | Tensor) -> None:
-        """Add one minibatch: a sequence (or stacked tensor) of ``L`` matrices ``[n, d_l]``."""
-        feats = list(features)
-        if len(feats) != self.n_layers:
-            raise ValueError(f"expected {self.n_layers} feature matrices, got {len(feats)}")
-        n = feats[0].shape[0]
-        if any(f.shape[0] != n for f in feats):
-            raise ValueError("every layer needs the same number of rows in a minibatch")
-        grams = torch.stack(
-            [(f.to(torch.float64).reshape(n, -1)) @ (f.to(torch.float64).reshape(n, -1)).T for f in feats]
-        )
-        self.hsic_sum += hsic_unbiased_matrix(grams).cpu()
+    def update(self, features: Iterable[Tensor] | Tensor, workspace: Tensor | None = None) -> None:
+        """Add one minibatch: a sequence, an iterator or a stacked tensor of ``L`` matrices ``[n, d_l]``.
+
+        ``workspace``: a float64 tensor of at least ``L·n²`` elements (on the features' device) to
+        hold the Gram block instead of a new allocation; its contents are overwritten. Lets a caller
+        that updates several accumulators in a row (chunks, variants) allocate the block once.
+        """
+        if isinstance(features, (Sequence, Tensor)) and len(features) != self.n_layers:
+            raise ValueError(f"expected {self.n_layers} feature matrices, got {len(features)}")
+        grams = self._grams(features, workspace)
+        n = grams.shape[-1]
+        self.hsic_sum += _hsic_matrix_consuming(grams).cpu()
         self.n_batches += 1
         self.n_samples += n
+
+    def _grams(self, features: Iterable[Tensor], workspace: Tensor | None = None) -> Tensor:
+        """``[L, n, n]`` float64 Grams ``X_l X_lᵀ`` of ``L`` feature matrices, written into one block."""
+        grams: Tensor | None = None
+        count = 0
+        for f in features:
+            if count >= self.n_layers:
+                raise ValueError(f"expected {self.n_layers} feature matrices, got more")
+            x = f.to(torch.float64).reshape(f.shape[0], -1)
+            if grams is None:
+                shape = (self.n_layers, x.shape[0], x.shape[0])
+                if workspace is None:
+                    grams = torch.empty(shape, dtype=torch.float64, device=x.device)
+                else:
+                    size = shape[0] * shape[1] * shape[2]
+                    if workspace.dtype != torch.float64 or workspace.numel() < size or workspace.device != x.device:
+                        raise ValueError(f"workspace needs >= {size} float64 elements on {x.device}")
+                    grams = workspace.reshape(-1)[:size].view(shape)
+            elif x.shape[0] != grams.shape[-1]:
+                raise ValueError("every layer needs the same number of rows in a minibatch")
+            torch.mm(x, x.T, out=grams[count])
+            count += 1
+        if grams is None or count != self.n_layers:
+            raise ValueError(f"expected {self.n_layers} feature matrices, got {count}")
+        return grams
 
     def matrix(self) -> Tensor:
         """``[L, L]`` CKA matrix (float64); the diagonal is 1 wherever it is defined."""

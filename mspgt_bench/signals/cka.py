@@ -13,7 +13,11 @@ Minibatches ("units"): each capture batch is one unit. HSIC₁ needs ``n ≥ 4``
 fewer than ``min_rows`` rows (default 4) is buffered and merged with the next ones until the
 unit has enough. Rows still buffered at the end (at most ``min_rows − 1``) are left out
 (``dropped_rows``). A unit with more than ``max_rows`` rows is computed in near-equal chunks of
-at most ``max_rows`` rows (memory ``(L+1)·max_rows²`` float64 per chunk) whose HSIC₁ add up.
+at most ``max_rows`` rows whose HSIC₁ add up. Transient memory per unit: one ``[L+1, rows, rows]``
+float64 block of Grams shared by its chunks and both variants (Grams written in place, diagonals
+zeroed in place; 65 MB at 31 states × 512 rows), and one state's rows at a time: they are gathered
+from the captured batch per chunk and state (no ``L+1`` copies of the unit's rows up front), with
+one float64 copy and, for ``clipped``, one clipped copy.
 
 Caveat (token rows): Nguyen et al.'s minibatches are iid samples; ours hold all tokens of a few
 length-sorted stimuli, and each HSIC₁ only sees variation *within* its minibatch. The streamed
@@ -47,6 +51,8 @@ whose rows were used.
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Callable, Iterator
 from typing import Any, Literal
 
 import numpy as np
@@ -62,6 +68,11 @@ from mspgt_bench.suite.schema import Strict
 __all__ = ["CKASignal", "cka_from_hsic"]
 
 VARIANTS = ("raw", "clipped")
+
+
+def _as_rows(r: torch.Tensor) -> torch.Tensor:
+    """``[n, ...]`` -> ``[n, d]`` float32 on the CPU (no copy when it already is)."""
+    return r.detach().to("cpu", torch.float32).reshape(r.shape[0], -1)
 
 
 def cka_from_hsic(hsic: torch.Tensor) -> torch.Tensor:
@@ -108,13 +119,23 @@ class CKASignal(Signal):
     def update(self, captured: CapturedBatch) -> None:
         stream = captured.stream()
         if self.options.tokens == "last":
-            rows = [captured.last_token(s) for s in stream]
-        else:
-            index, valid = spread_positions(captured.mask, self.options.max_positions)
-            batch_rows = torch.arange(index.shape[0], device=index.device).unsqueeze(1).expand_as(index)
-            b, t = batch_rows[valid], index[valid]
-            rows = [s[b, t] for s in stream]
-        self.add_rows(rows, captured.batch.stimulus_index)
+            self.add_rows([captured.last_token(s) for s in stream], captured.batch.stimulus_index)
+            return
+        index, valid = spread_positions(captured.mask, self.options.max_positions)
+        batch_rows = torch.arange(index.shape[0], device=index.device).unsqueeze(1).expand_as(index)
+        b, t = batch_rows[valid], index[valid]
+        n = b.shape[0]
+        if self._buffer or n < self.options.min_rows:
+            self.add_rows([s[b, t] for s in stream], captured.batch.stimulus_index)
+            return
+        # a whole unit: gather each state's rows chunk by chunk instead of all L+1 [n, d] copies up front
+
+        def take(p: int, start: int, stop: int) -> torch.Tensor:
+            return _as_rows(stream[p][b[start:stop], t[start:stop]])
+
+        self._add_unit(n, take)
+        self._stimuli |= set(captured.batch.stimulus_index)
+        self.n_rows += n
 
     def add_rows(self, rows: list[torch.Tensor], stimuli: list[int] | None = None) -> None:
         """Add one minibatch: ``L+1`` matrices ``[n, d]`` (the same ``n`` rows at every stream state).
@@ -123,7 +144,7 @@ class CKASignal(Signal):
         """
         if len(rows) != self.n_states:
             raise ValueError(f"expected {self.n_states} stream states, got {len(rows)}")
-        rows = [r.detach().to("cpu", torch.float32).reshape(r.shape[0], -1) for r in rows]
+        rows = [_as_rows(r) for r in rows]
         if self._buffer:
             rows = [torch.cat([held[p] for held in self._buffer] + [rows[p]]) for p in range(self.n_states)]
         stimuli_now = self._buffer_stimuli | set(stimuli or [])
@@ -133,28 +154,43 @@ class CKASignal(Signal):
             self._buffer_stimuli = stimuli_now
             return
         self._buffer, self._buffer_stimuli = [], set()
-        self._add_unit(rows)
+        self._add_unit(n, lambda p, start, stop: rows[p][start:stop])
         self._stimuli |= stimuli_now
         self.n_rows += n
 
-    def _add_unit(self, rows: list[torch.Tensor]) -> None:
-        n = rows[0].shape[0]
+    def _add_unit(self, n: int, take: Callable[[int, int, int], torch.Tensor]) -> None:
+        """One unit of ``n`` rows; ``take(p, start, stop)`` gives rows ``start:stop`` of state ``p`` as ``[rows, d]``.
+
+        Per chunk, each state's rows are taken (and clipped) one state at a time, straight into one
+        Gram block shared by the chunks and both variants.
+        """
         n_chunks = -(-n // self.options.max_rows)
-        bounds = np.linspace(0, n, n_chunks + 1).round().astype(int)
+        bounds = np.linspace(0, n, n_chunks + 1).round().astype(int).tolist()
         accumulators = {v: StreamingCKA(self.n_states) for v in VARIANTS}
-        for start, stop in zip(bounds[:-1], bounds[1:]):
-            chunk = [r[start:stop] for r in rows]
-            if self._clip_dims is None:
-                self._clip_dims = [
-                    massive_dims(x, k=self.options.clip_k, threshold=self.options.clip_threshold) for x in chunk
-                ]
-            clipped = [
-                clip_massive_dims(x, dims=dims, mode=self.options.clip_mode)[0] for x, dims in zip(chunk, self._clip_dims)
-            ]
-            accumulators["raw"].update(chunk)
-            accumulators["clipped"].update(clipped)
+        widest = max(stop - start for start, stop in itertools.pairwise(bounds))
+        workspace = torch.empty(self.n_states * widest * widest, dtype=torch.float64)
+        for start, stop in itertools.pairwise(bounds):
+            dims = self._clip_dims
+            if dims is None:  # decided once, on the first chunk of the first unit, as the raw pass takes each state
+                dims = []
+                raw = self._noting_massive_dims((take(p, start, stop) for p in range(self.n_states)), dims)
+            else:
+                raw = (take(p, start, stop) for p in range(self.n_states))
+            accumulators["raw"].update(raw, workspace=workspace)
+            self._clip_dims = dims
+            clipped = (
+                clip_massive_dims(take(p, start, stop), dims=dims[p], mode=self.options.clip_mode)[0]
+                for p in range(self.n_states)
+            )
+            accumulators["clipped"].update(clipped, workspace=workspace)
         for variant, acc in accumulators.items():
             self._units[variant].append(acc.hsic_sum.clone())
+
+    def _noting_massive_dims(self, states: Iterator[torch.Tensor], dims: list[torch.Tensor]) -> Iterator[torch.Tensor]:
+        """Pass ``states`` through, appending each one's :func:`massive_dims` to ``dims``."""
+        for x in states:
+            dims.append(massive_dims(x, k=self.options.clip_k, threshold=self.options.clip_threshold))
+            yield x
 
     # -- results -------------------------------------------------------------------------
     @property

@@ -139,3 +139,59 @@ def test_massive_dims_dominate_cka_and_clipping_restores_it() -> None:
     xe, de = clip_massive_dims(xo, dims=[0, 3])
     assert de.tolist() == [0, 3] and torch.all(xe[:, [0, 3]] == 0)
     assert torch.equal(xo[:, d], 1000.0 * u[:, 0])  # input untouched
+
+
+def _stacked_grams_hsic(features: list[torch.Tensor]) -> torch.Tensor:
+    """The straightforward form: one Gram per layer, stacked, diagonals removed by subtraction."""
+    grams = torch.stack([f.to(torch.float64) @ f.to(torch.float64).T for f in features])
+    g = grams - torch.diag_embed(torch.diagonal(grams, dim1=-2, dim2=-1))
+    flat = g.reshape(g.shape[0], -1)
+    n = g.shape[-1]
+    s, r = flat.sum(dim=-1), g.sum(dim=-1)
+    return (flat @ flat.T + torch.outer(s, s) / ((n - 1) * (n - 2)) - 2.0 / (n - 2) * (r @ r.T)) / (n * (n - 3))
+
+
+@pytest.mark.parametrize("n", [4, 37, 130])
+def test_streaming_grams_in_place_give_the_same_bits(n: int) -> None:
+    """update() writes the Grams into one block and zeroes the diagonals in place: bit-identical to the
+    stacked / subtracted form, from a list, a generator (one layer alive at a time) or a stacked tensor."""
+    layers = [f[:n] for f in make_layers(max(n, 64))]
+    expected = _stacked_grams_hsic(layers)
+    from_list, from_generator, from_stack = StreamingCKA(3), StreamingCKA(3), StreamingCKA(3)
+    from_list.update(layers)
+    from_generator.update(f.clone() for f in layers)
+    from_stack.update(torch.stack([f.double()[:, :10] for f in layers]))
+    assert torch.equal(from_list.hsic_sum, expected)
+    assert torch.equal(from_generator.hsic_sum, expected)
+    assert torch.equal(from_stack.hsic_sum, _stacked_grams_hsic([f.double()[:, :10] for f in layers]))
+    grams = torch.stack([f.double() @ f.double().T for f in layers])
+    before = grams.clone()
+    assert torch.equal(hsic_unbiased_matrix(grams), expected)
+    assert torch.equal(grams, before)  # the caller's Grams are not modified
+
+
+def test_streaming_rejects_wrong_layer_counts_from_generators() -> None:
+    s = StreamingCKA(2)
+    with pytest.raises(ValueError, match="got 1"):
+        s.update(f for f in [torch.randn(5, 4)])
+    with pytest.raises(ValueError, match="got more"):
+        s.update(f for f in [torch.randn(5, 4)] * 3)
+    with pytest.raises(ValueError, match="same number of rows"):
+        s.update(f for f in [torch.randn(5, 4), torch.randn(6, 4)])
+    with pytest.raises(ValueError, match="got 0"):
+        s.update(iter([]))
+    assert s.n_batches == 0 and torch.all(s.hsic_sum == 0)
+
+
+def test_streaming_workspace_holds_the_grams_and_gives_the_same_bits() -> None:
+    layers = make_layers(40)
+    plain, reused = StreamingCKA(3), StreamingCKA(3)
+    workspace = torch.full((3 * 40 * 40 + 7,), float("nan"), dtype=torch.float64)
+    for rows in (slice(0, 40), slice(0, 25), slice(10, 40)):  # smaller minibatches use the front of the block
+        plain.update([f[rows] for f in layers])
+        reused.update([f[rows] for f in layers], workspace=workspace)
+    assert torch.equal(plain.hsic_sum, reused.hsic_sum)
+    with pytest.raises(ValueError, match="workspace"):
+        reused.update(layers, workspace=torch.empty(3 * 40 * 40 - 1, dtype=torch.float64))
+    with pytest.raises(ValueError, match="workspace"):
+        reused.update(layers, workspace=torch.empty(3 * 40 * 40, dtype=torch.float32))

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from mspgt_bench.capture import capture_pass
-from mspgt_bench.metrics.cka import StreamingCKA, linear_cka
+from mspgt_bench.metrics.cka import StreamingCKA, clip_massive_dims, linear_cka
 from mspgt_bench.models.sites import Site
 from mspgt_bench.signals.base import BootstrapConfig
 from mspgt_bench.signals.cka import CKASignal
@@ -139,3 +139,48 @@ def test_tiny_model_profiles_are_finite(tiny_adapter, family):
             assert matrix.shape == (adapter.n_layers + 1,) * 2
             np.testing.assert_allclose(np.diag(matrix), 1.0, atol=1e-9)
         assert signal.n_rows == (12 if tokens == "last" else 12 * 8)
+
+
+@pytest.mark.parametrize("clip_mode", ["zero", "clip"])
+def test_clipped_copies_made_one_state_at_a_time_give_the_same_hsic(clip_mode):
+    """The clipped variant streams one state's clipped copy at a time into StreamingCKA: the same bits as
+    updating with the list of all clipped copies."""
+    rng = np.random.default_rng(3)
+    rows = [torch.tensor(rng.normal(size=(90, 16)), dtype=torch.float32) for _ in range(4)]
+    for r in rows:
+        r[:, 5] *= 300.0
+    signal = CKASignal(3, max_rows=40, clip_mode=clip_mode)  # chunks of 30 rows
+    signal.add_rows(rows)
+    dims = signal._clip_dims
+    reference = StreamingCKA(4)
+    for start in (0, 30, 60):
+        reference.update([clip_massive_dims(r[start : start + 30], dims=d, mode=clip_mode)[0] for r, d in zip(rows, dims)])
+    assert torch.equal(signal.unit_hsic("clipped")[0], reference.hsic_sum)
+    assert all(5 in d for d in signal.clip_dims())
+
+
+def test_rows_gathered_per_state_and_chunk_equal_the_gathered_unit(tiny_adapter):
+    """update() gathers each state's rows per chunk from the captured batch (no L+1 copies up front) and
+    shares one Gram block across chunks and variants: the same bits as add_rows() with all rows gathered."""
+    from mspgt_bench.signals.base import spread_positions
+
+    adapter = tiny_adapter("llama")
+    options = {"max_rows": 16, "max_positions": 10}  # 40 rows per batch: chunks of 13, 14, 13 rows
+    streamed, gathered = CKASignal(adapter.n_layers, **options), CKASignal(adapter.n_layers, **options)
+
+    class Gathered:  # the straightforward reduction: all rows of the batch, then add_rows
+        def sites(self):
+            return gathered.sites()
+
+        def update(self, captured):
+            index, valid = spread_positions(captured.mask, options["max_positions"])
+            rows = torch.arange(index.shape[0]).unsqueeze(1).expand_as(index)
+            b, t = rows[valid], index[valid]
+            gathered.add_rows([s[b, t] for s in captured.stream()], captured.batch.stimulus_index)
+
+    capture_pass(adapter, stdlib_prose(n=12, seed=1), [streamed, Gathered()], batch_size=4, max_tokens=32)
+    assert streamed.n_units == gathered.n_units == 3 and streamed.n_rows == gathered.n_rows
+    for variant in ("raw", "clipped"):
+        assert torch.equal(streamed.unit_hsic(variant), gathered.unit_hsic(variant))
+    assert streamed.clip_dims() == gathered.clip_dims()
+    assert [p.n for p in streamed.profiles(BootstrapConfig(n_boot=20))] == [12, 12]
