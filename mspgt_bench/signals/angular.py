@@ -16,6 +16,7 @@ with n = 1 point l is layer l's own change.
 from __future__ import annotations
 
 import math
+from collections import deque
 
 import numpy as np
 import torch
@@ -45,8 +46,12 @@ class AngularDistance(PerStimulusSignal):
 
     def values(self, captured: CapturedBatch) -> dict[str, torch.Tensor]:
         n = self.options.n
-        units = [unit(s.float()) for s in captured.stream()]  # each state normalised once
-        angles = [unit_angle(units[l], units[l + n]) for l in range(len(units) - n)]  # [B, T] per point
+        angles = []  # [B, T] per point
+        window: deque[torch.Tensor] = deque()  # the last n + 1 states, each normalised once
+        for state in captured.stream():
+            window.append(unit(state.float()))
+            if len(window) > n:
+                angles.append(unit_angle(window.popleft(), window[-1]))
         out = {
             "angular_last": torch.stack([captured.last_token(a) for a in angles], dim=1) / math.pi,
             "angular_all": torch.stack([masked_token_mean(a, captured.mask) for a in angles], dim=1) / math.pi,
