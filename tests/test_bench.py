@@ -33,3 +33,18 @@ def test_peers_on_tiny_model_agree_and_skip_missing_peers() -> None:
     for peer in ("nnsight", "TransformerLens"):  # either it ran or it was skipped with a reason
         assert f"SKIP {peer}" in out or f"\n{peer} " in out
     assert "NO" not in out.split("implementation", 1)[1].split("(effect values")[0]
+
+
+def test_memory_on_tiny_model_compares_whole_batches_and_accounts_the_states() -> None:
+    proc = _run(str(BENCH / "memory.py"), "--model", "tiny-llama", "--sizes", "8,16", "--signal", "cka",
+                "--signal", "angular_4", "--trace", "--threads", "1")
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert out.startswith("machine: ") and "signals cka, angular_4" in out and "warning" not in out
+    assert "largest batch (real tok)" in out and "heap used" in out and "per-batch trace, 16 stimuli" in out
+    held = {}
+    for line in out.split("expected B/stim", 1)[1].splitlines()[2:]:
+        cells = line.split()
+        if cells and cells[0] in ("cka", "angular_4"):
+            held[cells[0]] = (cells[-2], cells[-1])
+    assert held == {"cka": ("50", "50"), "angular_4": ("16", "16")}  # what each signal holds is what it should
