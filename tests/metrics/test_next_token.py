@@ -40,6 +40,13 @@ def _affine(d: int = 8, v: int = 120, bias: bool = True) -> AffineReadout:
     return AffineReadout(norm, head.weight.detach(), head.bias.detach() if bias else None)
 
 
+def _read(readout: AffineReadout, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Normed states, logits and their log-sum-exp."""
+    n = readout.norm(h)
+    z = readout.logits(n)
+    return n, z, softmax_stats(z)[0].lse
+
+
 @pytest.mark.parametrize("bias", [True, False])
 def test_affine_and_vocabulary_forms_give_the_float64_kl(bias):
     readout = _affine(bias=bias)
@@ -65,9 +72,7 @@ def test_identical_states_give_exactly_zero_in_both_forms():
     readout = _affine()
     h = torch.randn(6, 8)
     with torch.no_grad():
-        n = readout.norm(h)
-        z = readout.logits(n)
-        lse = softmax_stats(z)[0].lse
+        n, z, lse = _read(readout, h)
         assert ReferenceDistribution([(z, n)], readout).kl(slice(None), z.clone(), lse, n).tolist() == [0.0] * 6
         assert ReferenceDistribution([(z, None)]).kl(slice(None), z.clone(), lse).tolist() == [0.0] * 6
 
@@ -76,8 +81,7 @@ def test_rows_select_reference_rows_and_the_affine_form_needs_normed_states():
     readout = _affine()
     h_ref = torch.randn(5, 8)
     with torch.no_grad():
-        n_ref = readout.norm(h_ref)
-        z_ref = readout.logits(n_ref)
+        n_ref, z_ref, _lse = _read(readout, h_ref)
         ref = ReferenceDistribution([(z_ref, n_ref)], readout)
         rows = torch.tensor([3, 3, 0])
         # comparing reference rows with themselves, picked by an index tensor: zero
