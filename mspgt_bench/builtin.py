@@ -62,9 +62,9 @@ def register_interventions(register: Register) -> None:
 
 @hookimpl
 def register_detectors(register: Register) -> None:
-    from mspgt_bench.detectors.plugins import ChangePoint, V1Rule
+    from mspgt_bench.detectors.plugins import BoundaryEvidence, ChangePoint, V1Rule
 
-    for detector in (ChangePoint, V1Rule):
+    for detector in (BoundaryEvidence, ChangePoint, V1Rule):
         register(detector.name, detector)
 
 

@@ -93,7 +93,9 @@ class Provenance(_Section):
     versions: Versions
     machine: Machine
     wall_s: float = Field(description="Wall time of the run in seconds.")
-    models: dict[str, ModelRun] = Field(description="'<model>/<condition>' -> metadata of that pass.")
+    models: dict[str, ModelRun] = Field(
+        description="'<model>/<condition>' (with several stimulus sets '<model>/<condition>/<set>') -> metadata of that pass."
+    )
 
 
 FAMILY_ROW_PREFIX = "family:"
@@ -134,6 +136,17 @@ class VerdictRow(_Section):
     non_discriminative: bool | None = Field(
         None, description="Trained rows only: PASS here and PASS on at least one control."
     )
+    stimulus_set: str | None = Field(
+        None, description="Id of the stimulus set the verdict was decided on (suites with several sets)."
+    )
+    corpus_statuses: dict[str, Status] | None = Field(
+        None, description="Several sets only: set id -> the verdict of the same model, condition and prediction."
+    )
+    corpus_sensitive: bool | None = Field(
+        None,
+        description="Several sets only: True when the sets that decided it (PASS/FAIL/INCONCLUSIVE) disagree, "
+        "False when they agree, None when fewer than two decided it.",
+    )
 
     @property
     def family_level(self) -> bool:
@@ -154,6 +167,7 @@ class BoundaryRow(_Section):
     model: str
     family: str | None
     condition: Condition
+    stimulus_set: str | None = Field(None, description="Stimulus set id (suites with several sets).")
     detector: str = Field(description="Detector label in the suite.")
     boundary: int = Field(description="1-based index of the boundary within its segmentation.")
     layer: int = Field(description="The layer that starts the new segment.")
@@ -164,6 +178,13 @@ class BoundaryRow(_Section):
     n_boundaries: int = Field(description="Boundaries in this segmentation.")
     criterion: str = Field(description="Rule that chose the number of boundaries.")
     inputs: str = Field(description="Comma-separated profile keys the detector read.")
+    evidence: float | None = Field(
+        None, description="Boundary evidence at this gap: its excess over the local baseline, relative to it (evidence detector only)."
+    )
+    threshold: float | None = Field(None, description="The evidence a boundary had to exceed (the null's threshold).")
+    null_quantile: float | None = Field(
+        None, description="Share of sampling-noise null draws whose largest evidence lies below this boundary's."
+    )
 
 
 class ProfileRow(_Section):
@@ -172,6 +193,7 @@ class ProfileRow(_Section):
     model: str
     family: str | None
     condition: Condition
+    stimulus_set: str | None = Field(None, description="Stimulus set id (suites with several sets).")
     signal: str = Field(description="Signal label.")
     metric: str = Field(description="Metric of the signal.")
     layer: int = Field(description="Point index in the signal's convention.")
@@ -193,6 +215,7 @@ class EffectRow(_Section):
     model: str
     family: str | None
     condition: Condition = Field(description="Model condition the intervention ran on.")
+    stimulus_set: str | None = Field(None, description="Stimulus set id (suites with several sets).")
     intervention: str = Field(description="Intervention label in the suite.")
     plugin: str = Field(description="Intervention plugin.")
     target: str = Field(description="What was intervened on, e.g. 'delete[l=5]'.")

@@ -69,7 +69,9 @@ def save_profiles(stem: Path, profiles: list[Profile], meta: dict[str, Any]) -> 
             value = getattr(profile, name)
             if value is not None:
                 arrays[f"{i}.{name}"] = np.asarray(value)
-        described.append({"signal": profile.signal, "metric": profile.metric, "n": profile.n, "convention": profile.convention})
+        described.append(
+            {"signal": profile.signal, "metric": profile.metric, "n": profile.n, "convention": profile.convention, "kind": profile.kind}
+        )
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
     atomic_write_bytes(stem.with_suffix(".npz"), buffer.getvalue())
@@ -83,6 +85,8 @@ def load_profiles(stem: Path) -> tuple[list[Profile], dict[str, Any]] | None:
         return None
     try:
         stored = json.loads(meta_path.read_text())
+        if any("kind" not in info for info in stored["profiles"]):
+            return None  # written before profiles declared their kind: recompute rather than guess
         with np.load(array_path) as arrays:
             profiles = [
                 Profile(

@@ -75,7 +75,7 @@ def test_an_unloadable_model_is_an_error_row(write_suite, minimal_suite, tmp_pat
 def test_cross_model_prediction_rows_per_family(write_suite, minimal_suite, tmp_path):
     suite = minimal_suite(
         models=[{"name": "tiny-llama", "family": "A"}, {"name": "tiny-qwen2", "family": "A"}, {"name": "tiny-gpt2"}],
-        detectors=[{"name": "changepoint", "id": "det", "options": {"profiles": {"angular_distance.angular_all": 1.0}, "n_boot": 20}}],
+        detectors=[{"name": "evidence", "id": "det", "options": {"profiles": {"angular_distance.angular_all": 1.0}, "n_boot": 20}}],
     )
     suite["predictions"] = [
         {"id": f"P5-{family}", "name": "boundary_cv", "statistic": "boundary_cv", "threshold": 0.1, "direction": "less",
@@ -109,7 +109,7 @@ def test_p4_and_p6_read_segment_interventions_placed_by_a_detector(write_suite, 
     detector = {"profiles": {"angular_distance.angular_all": 1.0, "logit_lens.kl": 1.0}, "n_boot": 20}
     suite = minimal_suite(
         models=[{"name": "tiny-llama", "args": {"n_layers": 8}}, {"name": "tiny-qwen2", "args": {"n_layers": 8}}],
-        detectors=[{"name": "changepoint", "id": "fused", "options": detector}],
+        detectors=[{"name": "evidence", "id": "fused", "options": detector}],
         interventions=[
             {"name": "layer_deletion", "id": "segments", "options": {"segments_from": "fused", "n_segments": 3}}
         ],
@@ -144,7 +144,7 @@ def test_generation_read_outs_on_detected_segments_feed_p4_and_skip_under_contro
     detector = {"profiles": {"angular_distance.angular_all": 1.0, "logit_lens.kl": 1.0}, "n_boot": 20}
     suite = minimal_suite(
         models=[{"name": "tiny-llama", "args": {"n_layers": 8}}],
-        detectors=[{"name": "changepoint", "id": "fused", "options": detector}],
+        detectors=[{"name": "evidence", "id": "fused", "options": detector}],
         generation=[
             {"id": "gen", "segments_from": "fused", "n_segments": 3, "n_prompts": 3,
              "options": {"max_new_tokens": 6, "coherence_window": 2}}

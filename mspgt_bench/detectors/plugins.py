@@ -1,8 +1,14 @@
 """Detector plugins: boundaries of the layer stack from one signal or a fused set of signals.
 
-A detector reads profiles from the run, puts them on the layer grid (``layer_grid``), and
-exposes ``prepare(mean) -> [L, k]`` (z-scoring and fusion weights), so predictions can refit the
-same transformation on every bootstrap resample of the stimuli (``Detection.resample``).
+A detector reads profiles from the run and puts them on the layer grid (``layer_grid``). Its
+:class:`Detection` carries the per-stimulus inputs and the detector's rule as callables
+(``segment``: the full rule, count included; ``fit_fixed``: the best split with a given number of
+boundaries), so predictions can refit the same rule on every bootstrap resample of the stimuli.
+
+``evidence`` (default for fused profiles) works in the boundary-evidence domain of
+``detectors.evidence``, where a level's step, a change's peak and a similarity's dip are all
+one-gap spikes, and keeps a boundary only when it beats the null of ``detectors.null``.
+``changepoint`` fits steps in level by least squares (ruptures) and accepts level profiles only.
 """
 
 from __future__ import annotations
@@ -19,10 +25,12 @@ from pydantic import Field, model_validator
 from mspgt_bench.detectors.base import Segmentation
 from mspgt_bench.detectors.bootstrap import BootstrapResult, bootstrap_boundaries
 from mspgt_bench.detectors.changepoint import detect_bic, detect_penalty, fit_fixed_k
+from mspgt_bench.detectors.evidence import DEFAULT_RADIUS, EvidenceRule, count_table, strongest
 from mspgt_bench.detectors.fusion import zscore
 from mspgt_bench.detectors.layer_grid import on_layer_grid, per_stimulus_on_grid
+from mspgt_bench.detectors.null import NullCalibration, calibrate
 from mspgt_bench.detectors.v1_rule import v1_rule
-from mspgt_bench.signals.base import BootstrapConfig, Profile
+from mspgt_bench.signals.base import BootstrapConfig, Kind, Profile
 from mspgt_bench.suite.schema import Strict
 
 
@@ -36,19 +44,23 @@ class Detection:
     inputs: tuple[str, ...]
     per_stimulus: np.ndarray | None = field(default=None, repr=False)
     """``[n_stimuli, L, k]`` inputs on the layer grid (None when not bootstrappable)."""
-    prepare: Callable[[np.ndarray], np.ndarray] | None = field(default=None, repr=False)
-    """Maps a mean ``[L, k]`` to the matrix the change-point fit runs on."""
+    fit_fixed: Callable[[np.ndarray, int], tuple[int, ...]] | None = field(default=None, repr=False)
+    """The detector's best split of a mean ``[L, k]`` into a given number of boundaries."""
     segment: Callable[[np.ndarray], Segmentation] | None = field(default=None, repr=False)
     """The detector's full rule (criterion included) applied to a mean ``[L, k]``."""
     min_size: int = 2
     bootstrap: BootstrapResult | None = None
     note: str = ""
+    evidence: np.ndarray | None = field(default=None, repr=False)
+    """``[L − 1]`` fused boundary evidence per gap (evidence detectors only)."""
+    null: NullCalibration | None = field(default=None, repr=False)
+    """The threshold the evidence had to beat (evidence detectors only)."""
 
     def fit(self, mean: np.ndarray, n_boundaries: int) -> tuple[int, ...]:
-        """Best ``n_boundaries`` boundaries of a mean profile under this detector's transformation."""
-        if self.prepare is None:
+        """Best ``n_boundaries`` boundaries of a mean profile under this detector's rule."""
+        if self.fit_fixed is None:
             raise ValueError(f"detector {self.label!r} cannot refit resampled profiles ({self.note})")
-        return fit_fixed_k(self.prepare(mean), n_boundaries, min_size=self.min_size).boundaries
+        return self.fit_fixed(mean, n_boundaries)
 
     def segments(self, n_segments: int | None = None) -> tuple[tuple[int, int], ...]:
         """Half-open layer ranges of the segments found, or of the best split into ``n_segments``."""
@@ -64,20 +76,22 @@ class Detection:
         rows = []
         for index, boundary in enumerate(self.segmentation.boundaries):
             s = stability.get(boundary)
-            rows.append(
-                {
-                    "detector": self.label,
-                    "boundary": index + 1,
-                    "layer": boundary,
-                    "depth": boundary / self.n_layers,
-                    "ci_low": None if s is None or math.isnan(s.low) else s.low,
-                    "ci_high": None if s is None or math.isnan(s.high) else s.high,
-                    "within_1_layer": None if s is None else s.within_tolerance,
-                    "n_boundaries": len(self.segmentation.boundaries),
-                    "criterion": self.segmentation.criterion,
-                    "inputs": ",".join(self.inputs),
-                }
-            )
+            row = {
+                "detector": self.label,
+                "boundary": index + 1,
+                "layer": boundary,
+                "depth": boundary / self.n_layers,
+                "ci_low": None if s is None or math.isnan(s.low) else s.low,
+                "ci_high": None if s is None or math.isnan(s.high) else s.high,
+                "within_1_layer": None if s is None else s.within_tolerance,
+                "n_boundaries": len(self.segmentation.boundaries),
+                "criterion": self.segmentation.criterion,
+                "inputs": ",".join(self.inputs),
+            }
+            if self.evidence is not None and self.null is not None:
+                value = float(self.evidence[boundary - 1])
+                row |= {"evidence": value, "threshold": self.null.threshold, "null_quantile": self.null.quantile_of(value)}
+            rows.append(row)
         return rows
 
 
@@ -106,8 +120,109 @@ def _profile(profiles: dict[str, Profile], key: str) -> Profile:
         raise LookupError(f"needs profile {key!r}, which no signal produced; known: {known}") from None
 
 
-class ChangePoint(Detector):
-    """Change points of one profile or of several z-scored profiles (ruptures, exact ``Dynp``/``Pelt``).
+class FusedOptions(Strict):
+    """Options shared by detectors that fuse per-stimulus profiles."""
+
+    profiles: dict[str, float] = Field(description="Profile key -> fusion weight, e.g. {'logit_lens.kl': 1}.")
+    kinds: dict[str, Kind] = Field(
+        default_factory=dict,
+        description="Override a profile's kind (level, change, similarity) as its signal declares it.",
+    )
+    k_max: int = Field(5, ge=1, le=20)
+    min_size: int = Field(2, ge=1)
+    n_boot: int = Field(200, ge=10, le=100_000, description="Resamples for the boundary intervals.")
+
+    @model_validator(mode="after")
+    def _weights_and_kinds(self) -> FusedOptions:
+        if any(not math.isfinite(w) or w < 0 for w in self.profiles.values()) or not any(self.profiles.values()):
+            raise ValueError("fusion weights must be finite, non-negative and not all zero")
+        unknown = sorted(set(self.kinds) - set(self.profiles))
+        if unknown:
+            raise ValueError(f"`kinds` names {unknown}, which are not in `profiles`")
+        return self
+
+
+class FusedDetector(Detector):
+    """A detector over the stacked per-stimulus profiles ``[n_stimuli, L, k]`` of its ``profiles``."""
+
+    options: FusedOptions
+
+    def inputs(self, profiles: dict[str, Profile], n_layers: int) -> tuple[tuple[str, ...], tuple[Kind, ...], np.ndarray]:
+        """Profile keys, their kinds (suite override first) and the stacked per-stimulus data on the layer grid."""
+        keys = tuple(self.options.profiles)
+        found = [_profile(profiles, key) for key in keys]
+        kinds = tuple(self.options.kinds.get(key, p.kind) for key, p in zip(keys, found))
+        data = np.stack([per_stimulus_on_grid(p, n_layers) for p in found], axis=-1)
+        return keys, kinds, data
+
+    def bootstrap(self, data: np.ndarray, segment: Callable[[np.ndarray], Segmentation], boot: BootstrapConfig) -> BootstrapResult:
+        """Boundary intervals from refitting ``segment`` on resamples of the stimuli."""
+        return bootstrap_boundaries(
+            data, lambda mean: segment(mean).boundaries, self.options.n_boot, boot.rng(self.label, "boundaries"),
+            level=boot.level,
+        )
+
+
+class BoundaryEvidence(FusedDetector):
+    """Boundaries as spikes of fused evidence per layer gap that beat a null (``detectors.evidence``, ``detectors.null``).
+
+    Each profile enters by its kind: a level's steps, a change's peaks and a similarity's dips
+    become spikes of a non-negative gap series; its evidence at gap ``b`` is the spike's height
+    above the running median of the series (radius ``radius``) in units of its median per-gap
+    change; profiles are fused by the weighted mean of their evidence. A boundary counts when
+    its evidence exceeds ``threshold = max(min_evidence, q_level of the sampling-noise null)``
+    and no stronger boundary lies within ``min_size`` layers.
+
+    Counting rule (P1's table): with ``X_(1) ≥ X_(2) ≥ …`` the evidence of the greedy picks,
+    ``score(k) = Σ_{i ≤ k} log(threshold / X_(i))``, minimised at the number of boundaries that
+    clear the threshold. ``fit_fixed(mean, n)`` gives the ``n`` strongest boundaries whatever
+    their evidence (the best split into ``n + 1`` segments).
+
+    ``min_evidence`` default 1.0: a boundary's gap must change the profile by at least one
+    typical per-gap change more than the gaps around it, i.e. about twice its neighbourhood.
+    Random-weight configs of real architectures stay below it (the planted-structure bank in
+    ``tests/detectors/test_planted_bank.py`` prints their largest evidence and the
+    false-positive rates).
+    """
+
+    name = "evidence"
+
+    class Options(FusedOptions):
+        radius: int = Field(DEFAULT_RADIUS, ge=1, le=10, description="Half-width of the running-median baseline, in gaps.")
+        min_evidence: float = Field(1.0, gt=0, allow_inf_nan=False, description="Declared effect-size floor of the threshold.")
+        null_level: float = Field(0.95, gt=0, lt=1, description="Quantile of the sampling-noise null's maxima.")
+        n_null: int = Field(200, ge=20, le=100_000, description="Sampling-noise surrogates.")
+
+    def detect(self, profiles: dict[str, Profile], n_layers: int, boot: BootstrapConfig) -> Detection:
+        o = self.options
+        keys, kinds, data = self.inputs(profiles, n_layers)
+        rule = EvidenceRule(kinds, tuple(o.profiles.values()), o.radius)
+        null = calibrate(
+            data, rule, min_evidence=o.min_evidence, n_null=o.n_null, level=o.null_level,
+            rng=boot.rng(self.label, "null"), min_size=o.min_size,
+        )
+        criterion = f"evidence > {null.threshold:.3g} ({null.source})"
+
+        def segment(mean: np.ndarray) -> Segmentation:
+            table = count_table(rule.evidence(mean), null.threshold, o.k_max, o.min_size)
+            best = min(table, key=lambda fit: (fit.score, fit.n_boundaries))
+            return Segmentation(best.boundaries, n_layers, criterion, best.cost, table)
+
+        def fit_fixed(mean: np.ndarray, n_boundaries: int) -> tuple[int, ...]:
+            return strongest(rule.evidence(mean), n_boundaries, o.min_size)
+
+        mean = data.mean(axis=0)
+        return Detection(
+            self.label, n_layers, segment(mean), keys, data, fit_fixed, segment, o.min_size,
+            self.bootstrap(data, segment, boot), evidence=rule.evidence(mean), null=null,
+        )
+
+
+class ChangePoint(FusedDetector):
+    """Steps in level: change points of one or several level profiles (ruptures, exact ``Dynp``/``Pelt``).
+
+    Accepts ``level`` profiles only: a change or similarity profile marks a boundary with a
+    one-layer peak or dip, which a step fit brackets with two boundaries (use ``evidence``).
 
     Fusion ``stack`` (default) fits a multivariate piecewise-constant mean to the standardised
     profiles, each column scaled by √(w_i / Σw) so that its share of the squared-error cost is its
@@ -131,31 +246,22 @@ class ChangePoint(Detector):
 
     name = "changepoint"
 
-    class Options(Strict):
-        profiles: dict[str, float] = Field(description="Profile key -> fusion weight, e.g. {'logit_lens.kl': 1}.")
+    class Options(FusedOptions):
         fusion: Literal["stack", "sum"] = "stack"
         criterion: Literal["relative", "bic", "mbic", "penalty"] = "relative"
         min_relative_jump: float = Field(0.2, gt=0, description="δ of the 'relative' criterion.")
         pen: float | None = Field(None, gt=0, description="Penalty per boundary when criterion is 'penalty'.")
-        k_max: int = Field(5, ge=1)
-        min_size: int = Field(2, ge=1)
-        n_boot: int = Field(200, ge=10, description="Resamples for the boundary intervals.")
-        differences: bool = Field(False, description="Segment the first differences of each profile instead.")
 
         @model_validator(mode="after")
         def _consistent(self) -> ChangePoint.Options:
             if (self.criterion == "penalty") != (self.pen is not None):
                 raise ValueError("set `pen` exactly when criterion is 'penalty'")
-            if any(w < 0 for w in self.profiles.values()) or not any(self.profiles.values()):
-                raise ValueError("fusion weights must be non-negative and not all zero")
             return self
 
     def prepare(self, mean: np.ndarray) -> np.ndarray:
-        """Standardise each column of a mean ``[L, k]`` profile and apply the fusion weights."""
+        """Scale each column of a mean ``[L, k]`` profile (criterion-dependent) and apply the fusion weights."""
         weights = np.array(list(self.options.profiles.values()), dtype=float)
         weights = weights / weights.sum()
-        if self.options.differences:
-            mean = np.vstack([np.zeros((1, mean.shape[1])), np.diff(mean, axis=0)])
         if self.options.criterion == "relative":
             level = np.abs(mean).mean(axis=0)
             z = mean / np.where(level > 0, level, 1.0)
@@ -173,16 +279,22 @@ class ChangePoint(Detector):
             return detect_penalty(prepared, pen, k_max=o.k_max, min_size=o.min_size)
         return detect_bic(prepared, criterion=o.criterion, k_max=o.k_max, min_size=o.min_size)
 
+    def fit_fixed(self, mean: np.ndarray, n_boundaries: int) -> tuple[int, ...]:
+        """The exact least-squares split of the prepared profile into ``n_boundaries`` boundaries."""
+        return fit_fixed_k(self.prepare(mean), n_boundaries, min_size=self.options.min_size).boundaries
+
     def detect(self, profiles: dict[str, Profile], n_layers: int, boot: BootstrapConfig) -> Detection:
-        keys = tuple(self.options.profiles)
-        data = np.stack([per_stimulus_on_grid(_profile(profiles, k), n_layers) for k in keys], axis=-1)
-        segmentation = self.segment(data.mean(axis=0))
-        resampled = bootstrap_boundaries(
-            data, lambda mean: self.segment(mean).boundaries, self.options.n_boot, boot.rng(self.label, "boundaries"),
-            level=boot.level,
-        )
+        keys, kinds, data = self.inputs(profiles, n_layers)
+        not_levels = [f"{key} ({kind})" for key, kind in zip(keys, kinds) if kind != "level"]
+        if not_levels:
+            raise ValueError(
+                f"changepoint fits steps in level, but {', '.join(not_levels)} marks a boundary with a one-layer "
+                "peak or dip, which a step fit brackets with two boundaries; use the `evidence` detector, "
+                "or declare `kinds: {<key>: level}` if the profile's level is what changes between segments"
+            )
         return Detection(
-            self.label, n_layers, segmentation, keys, data, self.prepare, self.segment, self.options.min_size, resampled
+            self.label, n_layers, self.segment(data.mean(axis=0)), keys, data, self.fit_fixed, self.segment,
+            self.options.min_size, self.bootstrap(data, self.segment, boot),
         )
 
 

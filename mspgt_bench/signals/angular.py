@@ -30,6 +30,7 @@ from mspgt_bench.suite.schema import Strict
 
 class AngularDistance(PerStimulusSignal):
     name = "angular_distance"
+    kinds = {"angular_last": "change", "angular_all": "change", "block_influence": "change"}
     convention = "x_l = input of layer l (x_0 = embeddings, x_L = last layer output); point l compares x_l, x_{l+n}"
 
     class Options(Strict):

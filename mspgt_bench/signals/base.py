@@ -8,9 +8,10 @@ requires them) and turns it into ``Profile`` rows with bootstrap intervals over 
 
 from __future__ import annotations
 
+import hashlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import torch
@@ -20,6 +21,12 @@ from mspgt_bench.models.sites import Site, all_layers
 from mspgt_bench.stats.bootstrap import bootstrap_ci
 from mspgt_bench.stimuli.base import Stimulus
 from mspgt_bench.suite.schema import Strict
+
+
+Kind = Literal["level", "change", "similarity"]
+"""How a profile marks a boundary (``detectors.evidence``): ``level`` (a state of layer l) by a step,
+``change`` (a distance across layer l) by a peak, ``similarity`` (across layer l) by a dip."""
+KINDS: tuple[Kind, ...] = ("level", "change", "similarity")
 
 
 @dataclass
@@ -106,8 +113,12 @@ class BootstrapConfig:
     seed: int = 0
 
     def rng(self, *salt: str) -> np.random.Generator:
-        """A generator seeded by the run seed and a salt, so each profile's interval is reproducible."""
-        entropy = [self.seed] + [int.from_bytes(s.encode()[:8].ljust(8, b"\0"), "little") for s in salt]
+        """A generator seeded by the run seed and a salt, so each profile's interval is reproducible.
+
+        Each salt enters through a 128-bit SHA-256 digest of the whole string, so labels that share
+        a prefix (``P1-fused`` and ``P1-fused-bic``) draw different resamples.
+        """
+        entropy = [self.seed] + [int.from_bytes(hashlib.sha256(s.encode()).digest()[:16], "little") for s in salt]
         return np.random.default_rng(entropy)
 
 
@@ -127,6 +138,8 @@ class Profile:
     convention: str
     per_stimulus: np.ndarray | None = field(default=None, repr=False)
     """``[n_stimuli, n_points]`` values before averaging, when the metric is per stimulus."""
+    kind: Kind = "level"
+    """How the profile marks a boundary (:data:`Kind`), declared by its signal."""
 
     def rows(self) -> list[dict[str, Any]]:
         return [
@@ -151,6 +164,12 @@ class Signal(ABC):
     name: ClassVar[str]
     convention: ClassVar[str]
     """Which states the points are computed on, e.g. 'resid_post[l], l = 0..L-1'."""
+    kinds: ClassVar[dict[str, Kind]] = {}
+    """Metrics that are not levels, with their kind (:data:`Kind`); every other metric is a level."""
+
+    def kind(self, metric: str) -> Kind:
+        """The kind of one of this signal's metrics."""
+        return self.kinds.get(metric, "level")
 
     class Options(Strict):
         """Options a suite may set; none by default."""
@@ -213,6 +232,7 @@ class PerStimulusSignal(Signal):
                 self.depth(),
                 self.convention,
                 boot,
+                self.kind(metric),
             )
             for metric, by_stimulus in self._values.items()
         ]
@@ -226,6 +246,7 @@ def per_stimulus_profile(
     depth: np.ndarray,
     convention: str,
     boot: BootstrapConfig,
+    kind: Kind = "level",
 ) -> Profile:
     """The profile of ``matrix [n_stimuli, n_points]``: its mean over stimuli with a bootstrap interval over stimuli."""
     estimate, lo, hi = bootstrap_ci(
@@ -242,6 +263,7 @@ def per_stimulus_profile(
         depth=depth,
         convention=convention,
         per_stimulus=matrix,
+        kind=kind,
     )
 
 

@@ -85,6 +85,7 @@ def cka_from_hsic(hsic: torch.Tensor) -> torch.Tensor:
 
 class CKASignal(Signal):
     name = "cka"
+    kinds = {"adjacent": "similarity", "adjacent_clipped": "similarity"}
     convention = (
         "x_l = input of layer l (x_0 = embeddings, x_L = last layer output before the final norm); "
         "point l = linear CKA(x_l, x_{l+1}) over token rows, unbiased minibatch HSIC; depth (l + 1/2)/L"
@@ -254,6 +255,7 @@ class CKASignal(Signal):
                     depth=depth,
                     convention=f"{self.convention}; rows: {self._rows_text()}",
                     per_stimulus=None,
+                    kind=self.kind(metric),
                 )
             )
         return out

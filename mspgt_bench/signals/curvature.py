@@ -32,6 +32,7 @@ from mspgt_bench.signals.base import CapturedBatch, StreamSignal
 
 class Curvature(StreamSignal):
     name = "curvature"
+    kinds = {"curvature": "change"}
     def values(self, captured: CapturedBatch) -> dict[str, torch.Tensor]:
         mask = captured.mask
         return {

@@ -271,6 +271,7 @@ class DatasetSignal(Signal):
                     depth=self.depth(),
                     convention=self.convention_text(),
                     per_stimulus=None,
+                    kind=self.kind(metric),
                 )
             )
         return out

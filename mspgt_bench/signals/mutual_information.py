@@ -97,6 +97,7 @@ def _weighted_entropy(gram: torch.Tensor, root: torch.Tensor, n: int) -> torch.T
 
 class AdjacentMI(DatasetSignal):
     name = "mutual_information"
+    kinds = {"mi": "similarity", "mi_normalized": "similarity"}
     default_n_boot: ClassVar[int | None] = 100
     convention = (
         "x_l = input of layer l (x_0 = embeddings, x_L = last layer output before the final norm), "

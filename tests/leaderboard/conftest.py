@@ -29,12 +29,10 @@ SUITE: dict[str, Any] = {
     ],
     "detectors": [
         {
-            "name": "changepoint",
+            "name": "evidence",
             "id": "cp",
             "options": {
                 "profiles": {"logit_lens.kl": 1.0, "angular_distance.angular_all": 1.0},
-                "criterion": "penalty",
-                "pen": 0.01,
                 "min_size": 1,
                 "k_max": 3,
                 "n_boot": 20,

@@ -62,7 +62,7 @@ def test_run_page_shows_the_suite_file_and_provenance(site, runs):
     provenance = load_results(runs["a"]).provenance
     assert provenance.suite_sha256 in page and provenance.versions.torch in page
     assert (site / "runs/a/suite.yaml").read_text() == (runs["a"] / "suite.yaml").read_text()
-    assert "changepoint" in page and 'href="suite.yaml"' in page
+    assert "evidence" in page and 'href="suite.yaml"' in page
 
 
 def test_republishing_replaces_the_site_but_a_foreign_folder_is_refused(runs, tmp_path, capsys):

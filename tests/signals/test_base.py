@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from mspgt_bench.signals.base import gather_positions, masked_token_mean, spread_positions
+from mspgt_bench.signals.base import BootstrapConfig, gather_positions, masked_token_mean, spread_positions
 
 
 def test_spread_positions_hand_computed():
@@ -28,3 +28,12 @@ def test_gather_and_masked_mean():
 def test_masked_mean_ignores_nan_at_padding():
     values = torch.tensor([[1.0, 3.0, float("nan")]])
     assert masked_token_mean(values, torch.tensor([[1, 1, 0]])).tolist() == [2.0]
+
+
+def test_rng_salts_are_hashed_whole_so_shared_prefixes_draw_differently():
+    boot = BootstrapConfig(seed=0)
+    same_prefix = [boot.rng("P1-fused", "trained").integers(0, 10**9, 8) for _ in range(2)]
+    assert (same_prefix[0] == same_prefix[1]).all()  # reproducible
+    longer = boot.rng("P1-fused-bic", "trained").integers(0, 10**9, 8)
+    assert not (longer == same_prefix[0]).all()
+    assert not (BootstrapConfig(seed=1).rng("P1-fused", "trained").integers(0, 10**9, 8) == same_prefix[0]).all()
