@@ -123,12 +123,13 @@ class SuiteSetup:
         spec = ModelSpec(name=model) if model else suite.models[0]
         self.model = resolve_model(spec)
         self.adapter = registry("model_adapters").get(self.model.adapter)(**{**self.model.args, **(adapter_args or {})})
+        stimuli = suite.stimulus_sets()[0]  # benches use a suite's first stimulus set
         if n is None:
-            n = suite.stimuli.n if limit is None else min(limit, suite.stimuli.n)
-        source = registry("stimulus_sources").get(suite.stimuli.source)
-        self.stimuli = source(n=n, seed=suite.stimuli.seed, **suite.stimuli.options)
+            n = stimuli.n if limit is None else min(limit, stimuli.n)
+        source = registry("stimulus_sources").get(stimuli.source)
+        self.stimuli = source(n=n, seed=stimuli.seed, **stimuli.options)
         self.specs = [s for s in suite.signals if not (observational and s.name == "scale_sensitivity")]
-        self.batch_size, self.max_tokens = suite.run.batch_size, suite.stimuli.max_tokens
+        self.batch_size, self.max_tokens = suite.run.batch_size, stimuli.max_tokens
         self.boot = BootstrapConfig(suite.bootstrap.n_boot, 0.95, suite.bootstrap.method, suite.run.seed)
 
     def signals(self, specs=None) -> list:

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 LIST_KINDS = {
@@ -128,6 +129,7 @@ def _validate(args: argparse.Namespace, console: Console) -> int:
 
 
 def _run(args: argparse.Namespace, console: Console) -> int:
+    from mspgt_bench.corpora import condition_label
     from mspgt_bench.report import RichProgress, verdict_table
     from mspgt_bench.runner import RunOptions, run_suite
 
@@ -144,11 +146,30 @@ def _run(args: argparse.Namespace, console: Console) -> int:
         Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {exc}{hint}", highlight=False)
         return 1
     console.print(verdict_table(result.verdict_rows, f"{loaded.suite.suite.name}: verdicts"))
+    _print_corpus_summary(result.verdict_rows, console)
     errors = [r for r in result.results if "error" in r.meta]
     for r in errors:
-        console.print(f"[bold magenta]ERROR[/] {r.model.name} [{r.condition}]: {r.meta['error']}")
+        where = condition_label(r.model.name, r.condition, r.stimulus_set)
+        console.print(f"[bold magenta]ERROR[/] {escape(where)}: {escape(r.meta['error'])}")
     console.print(f"results: {result.run_dir}  (wall time {result.wall_s:.1f} s)")
     return 0
+
+
+def _print_corpus_summary(rows: list[dict], console: Console) -> None:
+    """One line for runs with several stimulus sets: how many trained verdicts differ between sets."""
+    from mspgt_bench.corpora import CORPUS_SENSITIVE
+
+    sets = list(dict.fromkeys(row["stimulus_set"] for row in rows if row.get("stimulus_set")))
+    if len(sets) < 2:
+        return
+    trained = [row for row in rows if row["condition"] == "trained"]
+    groups = {(row["model"], row["prediction"]) for row in trained}
+    flagged = sorted({(row["model"], row["prediction"]) for row in trained if row.get("corpus_sensitive")})
+    listing = "; ".join(f"{model} {prediction}" for model, prediction in flagged)
+    console.print(
+        f"[bold yellow]{CORPUS_SENSITIVE}[/]: {len(flagged)} of {len(groups)} trained verdicts differ between "
+        f"stimulus sets ({escape(', '.join(sets))})" + (f": {escape(listing)}" if flagged else "")
+    )
 
 
 def _plugins(args: argparse.Namespace, console: Console) -> int:

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 
 def write_profile_figures(folder: Path, results: list[ConditionResult]) -> list[Path]:
-    """One PNG per (model, signal, metric) overlaying every condition that ran."""
+    """One PNG per (model, signal, metric) overlaying every condition (and stimulus set) that ran."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -23,7 +23,8 @@ def write_profile_figures(folder: Path, results: list[ConditionResult]) -> list[
     grouped: dict[tuple[str, str, str], list] = defaultdict(list)
     for result in results:
         for profile in result.profiles:
-            grouped[(result.model.slug(), profile.signal, profile.metric)].append((result.condition, profile))
+            name = result.condition + (f" · {result.stimulus_set}" if result.stimulus_set else "")
+            grouped[(result.model.slug(), profile.signal, profile.metric)].append((name, profile))
     written = []
     for (model, signal, metric), curves in grouped.items():
         fig, ax = plt.subplots(figsize=(6, 3.4), dpi=110)

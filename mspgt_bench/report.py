@@ -10,6 +10,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from mspgt_bench.corpora import CORPUS_SENSITIVE
 from mspgt_bench.runner import Progress as RunProgress
 
 STATUS_STYLE = {"PASS": "bold green", "FAIL": "bold red", "INCONCLUSIVE": "yellow", "ERROR": "bold magenta", "SKIP": "dim"}
@@ -51,9 +52,16 @@ def _number(value: Any) -> str:
 
 
 def verdict_table(rows: list[dict[str, Any]], title: str) -> Table:
-    """Model × prediction verdicts of the trained condition, with their control results."""
-    table = Table(title=title, show_lines=False)
-    for column in ("model", "family", "prediction", "statistic", "value [CI]", "threshold", "verdict", "controls"):
+    """Model × prediction verdicts of the trained condition, with their control results.
+
+    With several stimulus sets a ``stimuli`` column names each row's set, and a verdict that
+    differs between sets is marked ``(corpus-sensitive)``. Text from the suite or the run is
+    escaped, never read as markup.
+    """
+    sets = any(row.get("stimulus_set") for row in rows)
+    table = Table(title=escape(title), show_lines=False)
+    columns = ["model", "family", *(["stimuli"] if sets else []), "prediction", "statistic", "value [CI]"]
+    for column in (*columns, "threshold", "verdict", "controls"):
         table.add_column(column, overflow="fold")
     for row in rows:
         if row["condition"] != "trained":
@@ -68,16 +76,20 @@ def verdict_table(rows: list[dict[str, Any]], title: str) -> Table:
         verdict = f"[{STATUS_STYLE[row['status']]}]{row['status']}[/]"
         if row.get("non_discriminative"):
             verdict += " [yellow](non-discriminative)[/]"
+        if row.get("corpus_sensitive"):
+            others = ", ".join(f"{name}: {status}" for name, status in row.get("corpus_statuses", {}).items())
+            verdict += f" [bold yellow]({CORPUS_SENSITIVE})[/]\n[dim]{escape(others)}[/dim]"
         if row["status"] in ("ERROR", "SKIP"):
-            verdict += f"\n[dim]{row['reason'][:160]}[/dim]"
+            verdict += f"\n[dim]{escape(row['reason'][:160])}[/dim]"
         controls = ", ".join(
-            f"{name}: [{STATUS_STYLE[status]}]{status}[/]" for name, status in row.get("controls", {}).items()
+            f"{escape(name)}: [{STATUS_STYLE[status]}]{status}[/]" for name, status in row.get("controls", {}).items()
         )
         table.add_row(
-            row["model"],
-            str(row["family"]),
-            row["prediction"],
-            row["statistic"],
+            escape(row["model"]),
+            escape(str(row["family"])),
+            *([escape(str(row.get("stimulus_set") or "—"))] if sets else []),
+            escape(row["prediction"]),
+            escape(row["statistic"]),
             interval,
             relation,
             verdict,

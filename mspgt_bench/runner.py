@@ -23,6 +23,7 @@ import numpy as np
 
 from mspgt_bench import __version__
 from mspgt_bench.capture import capture_pass
+from mspgt_bench.corpora import StimulusSet, condition_label, flag_corpus_sensitivity, load_sets, set_fields
 from mspgt_bench.detectors.plugins import Detection
 from mspgt_bench.models.base import ModelAdapter
 from mspgt_bench.plugins import registry
@@ -38,7 +39,7 @@ from mspgt_bench.signals.base import BootstrapConfig, Profile
 from mspgt_bench.stimuli.base import Stimulus
 from mspgt_bench.stimuli.perturb import token_shuffle
 from mspgt_bench.suite.loader import LoadedSuite
-from mspgt_bench.suite.schema import GenerationSpec, ModelSpec, PredictionSpec
+from mspgt_bench.suite.schema import GenerationSpec, ModelSpec, PredictionSpec, StimuliSpec
 
 TRAINED = "trained"
 CONTROLS = ("random_weights", "shuffled_tokens")
@@ -80,6 +81,13 @@ class ConditionResult:
     detections: list[Detection] = field(default_factory=list)
     context: PredictionContext | None = None
     effects: list[dict[str, Any]] = field(default_factory=list)
+    stimulus_set: str | None = None
+    """Id of the stimulus set; None for a suite with a single ``stimuli:`` mapping."""
+
+    @property
+    def key(self) -> str:
+        """'<model>/<condition>', plus '/<set>' with several stimulus sets: the key of its provenance."""
+        return f"{self.model.name}/{self.condition}" + (f"/{self.stimulus_set}" if self.stimulus_set else "")
 
 
 @dataclass
@@ -132,23 +140,25 @@ def run_suite(loaded: LoadedSuite, options: RunOptions, progress: Progress | Non
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "suite.yaml").write_text(_suite_text(loaded))
     boot = BootstrapConfig(suite.bootstrap.n_boot, 0.95, suite.bootstrap.method, seed)
-    progress.stage(f"stimuli: {suite.stimuli.source} (n={suite.stimuli.n}, seed={suite.stimuli.seed})")
-    stimuli = _load_stimuli(loaded, options.limit)
+    sets = load_sets(suite, options.limit)
+    for stimulus_set in sets:
+        progress.stage(stimulus_set.describe())
     conditions = [TRAINED] + [c for c in CONTROLS if getattr(suite.controls, c)]
 
     results: list[ConditionResult] = []
     for model in models:
-        results += _run_model(loaded, model, conditions, stimuli, seed, boot, run_dir, progress)
+        results += _run_model(loaded, model, conditions, sets, seed, boot, run_dir, progress)
 
     verdict_rows = _verdict_rows(loaded, results, seed)
+    flag_corpus_sensitivity(verdict_rows)
     profile_rows = [
-        {"model": r.model.name, "family": r.model.family, "condition": r.condition, **row}
+        {"model": r.model.name, "family": r.model.family, "condition": r.condition, **set_fields(r.stimulus_set), **row}
         for r in results
         for p in r.profiles
         for row in p.rows()
     ]
     boundary_rows = [
-        {"model": r.model.name, "family": r.model.family, "condition": r.condition, **row}
+        {"model": r.model.name, "family": r.model.family, "condition": r.condition, **set_fields(r.stimulus_set), **row}
         for r in results
         for d in r.detections
         for row in d.rows()
@@ -168,20 +178,15 @@ def _suite_text(loaded: LoadedSuite) -> str:
     )
 
 
-def _load_stimuli(loaded: LoadedSuite, limit: int | None) -> list[Stimulus]:
-    spec = loaded.suite.stimuli
-    source = registry("stimulus_sources").get(spec.source)
-    n = spec.n if limit is None else min(spec.n, limit)
-    return list(source(n=n, seed=spec.seed, **spec.options))
-
-
-def _cache_key(loaded: LoadedSuite, model: ResolvedModel, condition: str, n_stimuli: int, seed: int) -> str:
+def _cache_key(
+    loaded: LoadedSuite, model: ResolvedModel, condition: str, stimuli: StimuliSpec, n_stimuli: int, seed: int
+) -> str:
     suite = loaded.suite
     content = {
         "version": __version__,
         "model": model.__dict__,
         "condition": condition,
-        "stimuli": suite.stimuli.model_dump(),
+        "stimuli": stimuli.model_dump(),  # a listed set's dump includes its id
         "n_stimuli": n_stimuli,
         "signals": [s.model_dump() for s in suite.signals],
         "bootstrap": suite.bootstrap.model_dump(),
@@ -195,27 +200,30 @@ def _run_model(
     loaded: LoadedSuite,
     model: ResolvedModel,
     conditions: list[str],
-    stimuli: list[Stimulus],
+    sets: list[StimulusSet],
     seed: int,
     boot: BootstrapConfig,
     run_dir: Path,
     progress: Progress,
 ) -> list[ConditionResult]:
+    """Every (stimulus set, condition) of one model; its adapters load once and serve all sets."""
     out = []
     adapters: dict[bool, ModelAdapter] = {}
     try:
-        for condition in conditions:
-            stem = run_dir / "cache" / f"{model.slug()}-{condition}-{_cache_key(loaded, model, condition, len(stimuli), seed)}"
+        for stimulus_set, condition in ((s, c) for s in sets for c in conditions):
+            stimuli, where = stimulus_set.stimuli, condition_label(model.name, condition, stimulus_set.id)
+            key = _cache_key(loaded, model, condition, stimulus_set.spec, len(stimuli), seed)
+            stem = run_dir / "cache" / f"{model.slug()}-{condition}{stimulus_set.suffix}-{key}"
             cached = load_profiles(stem)
             if cached is not None:
-                progress.stage(f"{model.name} [{condition}]: cached profiles reused")
+                progress.stage(f"{where}: cached profiles reused")
                 profiles, meta = cached
                 meta = {**meta, "cached": True}
             else:
                 try:
-                    profiles, meta = _profile(loaded, model, condition, stimuli, seed, boot, adapters, progress)
+                    profiles, meta = _profile(loaded, model, condition, stimulus_set, seed, boot, adapters, progress)
                 except Exception as exc:  # a failing model or signal yields ERROR rows, not a crashed run
-                    out.append(_errored(model, condition, loaded, exc))
+                    out.append(_errored(model, condition, loaded, exc, stimulus_set.id))
                     continue
                 save_profiles(stem, profiles, meta)
             if model.family is None:
@@ -225,7 +233,7 @@ def _run_model(
                 meta = {**meta, "detector_errors": failures}
             context = _context(model, condition, profiles, detections, meta, boot)
             effects, per_stimulus, error = _effects(
-                loaded, model, condition, stimuli, seed, boot, adapters, detections, run_dir, progress
+                loaded, model, condition, stimulus_set, seed, boot, adapters, detections, run_dir, progress
             )
             context.effects, context.effects_error = _condition_effects(per_stimulus), error
             context.effects_skipped = {
@@ -238,12 +246,15 @@ def _run_model(
             if unsupported:
                 meta = {**meta, "interventions_unsupported": unsupported}
                 for label, reason in unsupported.items():
-                    progress.stage(f"{model.name} [{condition}]: {label} not run: {reason}")
+                    progress.stage(f"{where}: {label} not run: {reason}")
             if error:
                 meta = {**meta, "intervention_error": error}
             outcomes = _predict(loaded, context)
             out.append(
-                ConditionResult(model, condition, profiles, outcomes, meta, list(detections.values()), context, effects)
+                ConditionResult(
+                    model, condition, profiles, outcomes, meta, list(detections.values()), context, effects,
+                    stimulus_set.id,
+                )
             )
     finally:
         for adapter in adapters.values():
@@ -255,7 +266,7 @@ def _profile(
     loaded: LoadedSuite,
     model: ResolvedModel,
     condition: str,
-    stimuli: list[Stimulus],
+    stimulus_set: StimulusSet,
     seed: int,
     boot: BootstrapConfig,
     adapters: dict[bool, ModelAdapter],
@@ -266,15 +277,16 @@ def _profile(
     started = time.perf_counter()
     adapter = _adapter(model, condition == "random_weights", seed, adapters, progress)
     timings["load_s"] = time.perf_counter() - started
-    stimuli = _condition_stimuli(condition, stimuli, seed)
+    stimuli = _condition_stimuli(condition, stimulus_set.stimuli, seed)
     signals = [
         registry("signals").get(spec.name)(adapter.n_layers, label=spec.label, **spec.options) for spec in suite.signals
     ]
     started = time.perf_counter()
-    advance = progress.start_batches(f"{model.name} [{condition}]", len(stimuli))
+    advance = progress.start_batches(condition_label(model.name, condition, stimulus_set.id), len(stimuli))
+    max_tokens = stimulus_set.spec.max_tokens
     try:
         calls = capture_pass(
-            adapter, stimuli, signals, batch_size=suite.run.batch_size, max_tokens=suite.stimuli.max_tokens, on_batch=advance
+            adapter, stimuli, signals, batch_size=suite.run.batch_size, max_tokens=max_tokens, on_batch=advance
         )
     finally:
         progress.end_batches()
@@ -315,7 +327,7 @@ def _effects(
     loaded: LoadedSuite,
     model: ResolvedModel,
     condition: str,
-    stimuli: list[Stimulus],
+    stimulus_set: StimulusSet,
     seed: int,
     boot: BootstrapConfig,
     adapters: dict[bool, ModelAdapter],
@@ -341,25 +353,35 @@ def _effects(
     except ValueError as exc:
         return [], [], str(exc)
     content = {"interventions": specs, "generation": [g.model_dump() for g in generation], "segments": segments}
-    key = _cache_key(loaded, model, f"effects:{condition}:{json.dumps(content, sort_keys=True)}", len(stimuli), seed)
-    path = run_dir / "cache" / f"{model.slug()}-{condition}-effects-{key}.json"
+    stimuli, where = stimulus_set.stimuli, condition_label(model.name, condition, stimulus_set.id)
+    condition_key = f"effects:{condition}:{json.dumps(content, sort_keys=True)}"
+    key = _cache_key(loaded, model, condition_key, stimulus_set.spec, len(stimuli), seed)
+    path = run_dir / "cache" / f"{model.slug()}-{condition}{stimulus_set.suffix}-effects-{key}.json"
     if path.is_file():
-        progress.stage(f"{model.name} [{condition}]: cached intervention effects reused")
+        progress.stage(f"{where}: cached intervention effects reused")
         cached = json.loads(path.read_text())
         return cached["rows"], cached["per_stimulus"], None
     try:
         adapter = _adapter(model, condition == "random_weights", seed, adapters, progress)
         seen = _condition_stimuli(condition, stimuli, seed)
         labels = ", ".join([s.label for s in suite.interventions] + [g.id for g in generation])
-        progress.stage(f"{model.name} [{condition}]: interventions ({labels})")
-        rows, per_stimulus = _sweep_effects(adapter, seen, specs, loaded, boot) if specs else ([], [])
+        progress.stage(f"{where}: interventions ({labels})")
+        max_tokens = stimulus_set.spec.max_tokens
+        rows, per_stimulus = _sweep_effects(adapter, seen, specs, loaded, boot, max_tokens) if specs else ([], [])
         for g in generation:
             more_rows, more_records = _generation_effects(adapter, seen[: g.n_prompts], g, segments[g.id], boot)
             rows, per_stimulus = rows + more_rows, per_stimulus + more_records
     except Exception as exc:  # a failing intervention is reported, the rest of the run goes on
         return [], [], f"{type(exc).__name__}: {exc}"
     rows = [
-        {"model": model.name, "family": model.family, "condition": condition, "target": row.pop("condition"), **row}
+        {
+            "model": model.name,
+            "family": model.family,
+            "condition": condition,
+            **set_fields(stimulus_set.id),
+            "target": row.pop("condition"),
+            **row,
+        }
         for row in rows
     ]
     write_json(path, {"rows": rows, "per_stimulus": per_stimulus})
@@ -367,12 +389,17 @@ def _effects(
 
 
 def _sweep_effects(
-    adapter: ModelAdapter, stimuli: list[Stimulus], specs: list[dict[str, Any]], loaded: LoadedSuite, boot: BootstrapConfig
+    adapter: ModelAdapter,
+    stimuli: list[Stimulus],
+    specs: list[dict[str, Any]],
+    loaded: LoadedSuite,
+    boot: BootstrapConfig,
+    max_tokens: int,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Rows and per-stimulus records of the suite's interventions (resumed from cached residuals)."""
     from mspgt_bench.interventions.sweep import sweep
 
-    result = sweep(adapter, stimuli, specs, loaded.suite.run.batch_size, loaded.suite.stimuli.max_tokens, boot)
+    result = sweep(adapter, stimuli, specs, loaded.suite.run.batch_size, max_tokens, boot)
     records = [
         _record(label, condition.label, condition.layers, result.per_stimulus.get((label, condition.label), {}))
         for label, conditions in result.conditions.items()
@@ -459,11 +486,13 @@ def _condition_effects(records: list[dict[str, Any]]) -> dict[str, list[Conditio
     return effects
 
 
-def _errored(model: ResolvedModel, condition: str, loaded: LoadedSuite, exc: Exception) -> ConditionResult:
+def _errored(
+    model: ResolvedModel, condition: str, loaded: LoadedSuite, exc: Exception, stimulus_set: str | None = None
+) -> ConditionResult:
     reason = f"{type(exc).__name__}: {exc}"
     outcomes = {p.id: Outcome("ERROR", reason=reason) for p in loaded.suite.predictions if not _is_cross_model(p)}
     meta = {"error": reason, "traceback": traceback.format_exc()}
-    return ConditionResult(model, condition, [], outcomes, meta)
+    return ConditionResult(model, condition, [], outcomes, meta, stimulus_set=stimulus_set)
 
 
 def _detect(
@@ -524,12 +553,16 @@ class Cell:
     condition: str
     spec: PredictionSpec
     outcome: Outcome
+    stimulus_set: str | None = None
 
 
 def _cells(loaded: LoadedSuite, results: list[ConditionResult]) -> list[Cell]:
     """Per-model cells, then the cross-model predictions evaluated on every condition's models."""
     cells = [
-        Cell(r.model.name, r.model.family, r.model.size, r.meta.get("provenance", {}), r.condition, spec, r.outcomes[spec.id])
+        Cell(
+            r.model.name, r.model.family, r.model.size, r.meta.get("provenance", {}), r.condition, spec,
+            r.outcomes[spec.id], r.stimulus_set,
+        )
         for r in results
         for spec in loaded.suite.predictions
         if spec.id in r.outcomes
@@ -537,10 +570,14 @@ def _cells(loaded: LoadedSuite, results: list[ConditionResult]) -> list[Cell]:
     for spec in loaded.suite.predictions:
         if not _is_cross_model(spec):
             continue
-        for condition in dict.fromkeys(r.condition for r in results):
-            contexts = [r.context for r in results if r.condition == condition and r.context is not None]
+        for condition, stimulus_set in dict.fromkeys((r.condition, r.stimulus_set) for r in results):
+            contexts = [
+                r.context
+                for r in results
+                if r.condition == condition and r.stimulus_set == stimulus_set and r.context is not None
+            ]
             for group, outcome in _evaluate_cross_model(spec, contexts).items():
-                cells.append(Cell(f"family:{group}", group, None, {}, condition, spec, outcome))
+                cells.append(Cell(f"family:{group}", group, None, {}, condition, spec, outcome, stimulus_set))
     return cells
 
 
@@ -561,10 +598,11 @@ def _evaluate_cross_model(spec: PredictionSpec, contexts: list[PredictionContext
 def _verdict_rows(loaded: LoadedSuite, results: list[ConditionResult], seed: int) -> list[dict[str, Any]]:
     suite = loaded.suite
     cells = _cells(loaded, results)
-    controls_of: dict[tuple[str, str], dict[str, str]] = {}
+    controls_of: dict[tuple[str, str | None, str], dict[str, str]] = {}
     for cell in cells:
         if cell.condition != TRAINED:
-            controls_of.setdefault((cell.model, cell.spec.id), {})[cell.condition] = cell.outcome.status
+            key = (cell.model, cell.stimulus_set, cell.spec.id)
+            controls_of.setdefault(key, {})[cell.condition] = cell.outcome.status
     rows = []
     for cell in cells:
         spec, outcome = cell.spec, cell.outcome
@@ -575,6 +613,7 @@ def _verdict_rows(loaded: LoadedSuite, results: list[ConditionResult], seed: int
             "backend": cell.provenance.get("backend"),
             "dtype": cell.provenance.get("dtype"),
             "condition": cell.condition,
+            **set_fields(cell.stimulus_set),
             "suite": suite.suite.name,
             "suite_version": suite.suite.version,
             "suite_sha256": loaded.sha256,
@@ -594,7 +633,7 @@ def _verdict_rows(loaded: LoadedSuite, results: list[ConditionResult], seed: int
             "seed": seed,
         }
         if cell.condition == TRAINED:
-            controls = controls_of.get((cell.model, spec.id), {})
+            controls = controls_of.get((cell.model, cell.stimulus_set, spec.id), {})
             row["controls"] = controls
             row["non_discriminative"] = outcome.status == "PASS" and "PASS" in controls.values()
         rows.append(row)
@@ -635,7 +674,7 @@ def _write_outputs(
         "versions": _versions(),
         "machine": {"platform": platform.platform(), "processor": platform.machine()},
         "wall_s": wall,
-        "models": {f"{r.model.name}/{r.condition}": r.meta for r in results},
+        "models": {r.key: r.meta for r in results},
     }
     document = {
         "schema_version": SCHEMA_VERSION,
@@ -655,4 +694,5 @@ def _write_outputs(
         write_profile_figures(run_dir / "figures", results)
         for result in results:
             if result.effects and result.condition == TRAINED:  # the controls' effects are in effects.csv
-                write_intervention_figures(run_dir / "figures", result.effects, model=result.model.slug())
+                folder = run_dir / "figures" / (f"set-{result.stimulus_set}" if result.stimulus_set else "")
+                write_intervention_figures(folder, result.effects, model=result.model.slug())

@@ -41,6 +41,7 @@ td.verdict { min-width: 7.5em; }
 .SKIP { color: var(--skip); background: var(--skip-bg); }
 .badge.nd { background: repeating-linear-gradient(135deg, var(--pass-bg), var(--pass-bg) 4px, #fff 4px, #fff 7px);
   outline: 1px dashed var(--pass); }
+.badge.cs { box-shadow: 0 0 0 2px var(--inc); }
 .value { display: block; color: var(--muted); font-size: 12px; font-variant-numeric: tabular-nums; max-width: 22em; }
 .problems { background: var(--fail-bg); border-left: 4px solid var(--fail); padding: 8px 14px; }
 pre { background: var(--head); border: 1px solid var(--line); padding: 10px 12px; overflow: auto; font-size: 13px; }

@@ -1,8 +1,10 @@
 """The leaderboard: trained verdicts as a model × prediction matrix, grouped by family.
 
-Rows are (run, model) pairs of the ``trained`` condition; the null controls appear through each
-cell's ``controls`` and its non-discriminative flag. Cross-model verdicts (rows about a family
-group, model ``family:<group>``) belong to the family, not to a model row. Pass rates (over the
+Rows are (run, model) pairs of the ``trained`` condition, or (run, model, stimulus set) triples
+for runs with several stimulus sets; the null controls appear through each cell's ``controls``
+and its non-discriminative flag, the other sets through its corpus-sensitive flag. Cross-model
+verdicts (rows about a family group, model ``family:<group>``) belong to the family, not to a
+model row. Pass rates (over the
 model rows only):
 
 * ``pass rate`` = PASS cells / cells that are not SKIP (an ERROR counts as not passed);
@@ -53,6 +55,8 @@ class ModelRow:
     size: str | None
     cells: dict[str, VerdictRow]
     tally: Tally
+    stimulus_set: str | None = None
+    """The stimulus set of the row's verdicts (runs with several sets), else None."""
 
 
 @dataclass(frozen=True)
@@ -97,6 +101,16 @@ class Leaderboard:
     def multiple_runs(self) -> bool:
         return len(self.runs) > 1
 
+    @property
+    def stimulus_sets(self) -> bool:
+        """Whether any verdict names a stimulus set (a run with several sets)."""
+        return any(cell.stimulus_set is not None for _, _, cell in self.all_cells())
+
+    @property
+    def corpus_sensitive(self) -> bool:
+        """Whether any verdict differs between stimulus sets."""
+        return any(cell.corpus_sensitive for _, _, cell in self.all_cells())
+
     def title(self) -> str:
         """'<suite> v<version>' of the runs, or a note that they mix suites."""
         if self.mixed:
@@ -121,7 +135,7 @@ def build_leaderboard(runs: Sequence[Run], problems: Sequence[RunProblem] = (), 
     """Collect the trained verdicts of ``runs`` into a :class:`Leaderboard`."""
     predictions: dict[str, None] = {}
     family_predictions: dict[str, None] = {}
-    rows: dict[tuple[str, str], dict[str, VerdictRow]] = {}
+    rows: dict[tuple[str, str, str | None], dict[str, VerdictRow]] = {}
     family_cells: dict[str, dict[str, list[tuple[str, VerdictRow]]]] = {}
     for run in runs:
         for verdict in run.document.verdicts:
@@ -130,15 +144,17 @@ def build_leaderboard(runs: Sequence[Run], problems: Sequence[RunProblem] = (), 
             if verdict.family_level:
                 family_predictions.setdefault(verdict.prediction)
                 by_prediction = family_cells.setdefault(verdict.family or UNKNOWN_FAMILY, {})
-                by_prediction.setdefault(verdict.prediction, []).append((run.label, verdict))
+                label = run.label if verdict.stimulus_set is None else f"{run.label}: {verdict.stimulus_set}"
+                by_prediction.setdefault(verdict.prediction, []).append((label, verdict))
                 continue
             predictions.setdefault(verdict.prediction)
-            rows.setdefault((run.label, verdict.model), {})[verdict.prediction] = verdict
+            rows.setdefault((run.label, verdict.model, verdict.stimulus_set), {})[verdict.prediction] = verdict
     grouped: dict[str, list[ModelRow]] = {family: [] for family in family_cells}
-    for (label, model), cells in rows.items():
+    for (label, model, stimulus_set), cells in rows.items():
         first = next(iter(cells.values()))
         family = first.family or UNKNOWN_FAMILY
-        grouped.setdefault(family, []).append(ModelRow(label, model, family, first.size, cells, tally(cells.values())))
+        row = ModelRow(label, model, family, first.size, cells, tally(cells.values()), stimulus_set)
+        grouped.setdefault(family, []).append(row)
     families = [
         FamilyGroup(
             family, sorted(models, key=_rank), sum((m.tally for m in models), Tally()), family_cells.get(family, {})
@@ -148,6 +164,6 @@ def build_leaderboard(runs: Sequence[Run], problems: Sequence[RunProblem] = (), 
     return Leaderboard(list(predictions), list(family_predictions), families, list(runs), list(problems), mixed)
 
 
-def _rank(row: ModelRow) -> tuple[float, str, str]:
+def _rank(row: ModelRow) -> tuple[float, str, str, str]:
     rate = row.tally.pass_rate
-    return (-(rate if rate is not None else -1.0), row.model, row.run)
+    return (-(rate if rate is not None else -1.0), row.model, row.run, row.stimulus_set or "")

@@ -16,9 +16,10 @@ STATUS_RANK = {"PASS": 0, "INCONCLUSIVE": 2, "FAIL": 3, "ERROR": 4, "SKIP": 5}
 
 
 def badge(cell: VerdictRow) -> str:
-    """The coloured verdict label (hatched when the PASS is non-discriminative)."""
+    """The coloured verdict label (hatched when the PASS is non-discriminative, outlined when corpus-sensitive)."""
     nd = " nd" if cell.non_discriminative else ""
-    return f'<span class="badge {cell.status}{nd}">{esc(fmt.verdict(cell))}</span>'
+    cs = " cs" if cell.corpus_sensitive else ""
+    return f'<span class="badge {cell.status}{nd}{cs}">{esc(fmt.verdict(cell))}</span>'
 
 
 def tooltip(cell: VerdictRow) -> str:
@@ -26,6 +27,9 @@ def tooltip(cell: VerdictRow) -> str:
     parts = [f"{cell.statistic} = {fmt.interval(cell)}", f"PASS needs {fmt.relation(cell)}"]
     if cell.controls:
         parts.append("controls: " + ", ".join(f"{k} {v}" for k, v in cell.controls.items()))
+    if cell.corpus_statuses:
+        flag = "corpus-sensitive" if cell.corpus_sensitive else "stimulus sets"
+        parts.append(f"{flag}: {fmt.corpus(cell)}")
     if cell.reason:
         parts.append(cell.reason)
     return "; ".join(parts)
@@ -73,9 +77,12 @@ def leaderboard_html(
     if board.problems:
         items = "".join(f"<li><code>{esc(p.path)}</code>: {esc(p.message)}</li>" for p in board.problems)
         parts.append(f'<div class="problems"><strong>Unreadable runs</strong><ul>{items}</ul></div>')
-    parts.append(f'<p class="note">{esc(fmt.LEGEND)} Click a column header to sort.</p>')
+    sets = board.stimulus_sets
+    legend = fmt.LEGEND + (" " + fmt.CORPUS_LEGEND if sets else "")
+    parts.append(f'<p class="note">{esc(legend)} Click a column header to sort.</p>')
     columns = [("family", "family"), ("model", "model")]
     columns += [("run", "run")] if board.multiple_runs else []
+    columns += [("stimuli", "stimuli")] if sets else []
     columns += [(p, p) for p in board.predictions]
     columns += [("pass_rate", "pass rate"), ("discriminative", "discriminative")]
     rows = []
@@ -84,6 +91,7 @@ def leaderboard_html(
         model = f'<a href="{esc(model_link(row))}">{name}</a>' if model_link else name
         cells = [text(row.family), Cell(model, sort=row.model, css="model")]
         cells += [text(row.run)] if board.multiple_runs else []
+        cells += [text(row.stimulus_set or "—")] if sets else []
         cells += [verdict_cell(row.cells.get(p), values) for p in board.predictions]
         cells += [
             _rate_cell(row.tally.pass_rate, fmt.pass_rate(row.tally)),
@@ -97,7 +105,7 @@ def leaderboard_html(
         [
             text(g.family),
             text(len(g.models), css="num"),
-            *(family_cell(g.cells.get(p, []), values, board.multiple_runs) for p in board.family_predictions),
+            *(family_cell(g.cells.get(p, []), values, board.multiple_runs or sets) for p in board.family_predictions),
             _rate_cell(g.tally.pass_rate, fmt.pass_rate(g.tally)),
             _rate_cell(g.tally.discriminative_rate, fmt.discriminative_rate(g.tally)),
         ]

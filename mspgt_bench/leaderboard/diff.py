@@ -1,6 +1,7 @@
 """What changed between two runs: verdicts, values beyond a tolerance, models and predictions.
 
-Verdict rows are matched on (model, condition, prediction). A value counts as changed when
+Verdict rows are matched on (model, condition, prediction); in runs with several stimulus sets
+the set is part of the prediction's key, shown as ``P7 [fiction]``. A value counts as changed when
 ``math.isclose(a, b, rel_tol=rtol, abs_tol=atol)`` is false, or when only one side has a value.
 Suite and software differences are listed as context; they do not count as changes themselves.
 """
@@ -61,7 +62,11 @@ class RunDiff:
 
 
 def _rows(doc: ResultsDocument) -> dict[Key, VerdictRow]:
-    return {(r.model, r.condition, r.prediction): r for r in doc.verdicts}
+    return {(r.model, r.condition, _prediction(r)): r for r in doc.verdicts}
+
+
+def _prediction(row: VerdictRow) -> str:
+    return row.prediction if row.stimulus_set is None else f"{row.prediction} [{row.stimulus_set}]"
 
 
 def _ordered(doc: ResultsDocument, attr: str) -> list[str]:

@@ -17,9 +17,34 @@ LEGEND = (
 )
 
 
+CORPUS_SENSITIVE = "‡"
+"""Marks a verdict that differs between the stimulus sets that decided it."""
+
+CORPUS_LEGEND = (
+    f"{CORPUS_SENSITIVE} = corpus-sensitive (the verdict differs between the stimulus sets that decided it; "
+    "each row is one stimulus set)."
+)
+
+
 def verdict(cell: VerdictRow) -> str:
-    """'PASS', or 'PASS †' when the PASS is non-discriminative."""
-    return f"{cell.status} {NON_DISCRIMINATIVE}" if cell.non_discriminative else cell.status
+    """'PASS', 'PASS †' when the PASS is non-discriminative, with ' ‡' when the verdict is corpus-sensitive."""
+    text = f"{cell.status} {NON_DISCRIMINATIVE}" if cell.non_discriminative else cell.status
+    return f"{text} {CORPUS_SENSITIVE}" if cell.corpus_sensitive else text
+
+
+def corpus(cell: VerdictRow) -> str:
+    """'prose PASS, fiction FAIL' for a verdict decided on several sets, else empty."""
+    return ", ".join(f"{name} {status}" for name, status in (cell.corpus_statuses or {}).items())
+
+
+OPTIONAL_FIELDS = ("stimulus_set", "corpus_statuses", "corpus_sensitive")
+"""Verdict fields of runs with several stimulus sets, left out of a dump when a run has none."""
+
+
+def cell_dump(cell: VerdictRow) -> dict:
+    """The verdict as JSON data, without the stimulus-set fields when they are empty (old runs read as before)."""
+    data = cell.model_dump(mode="json")
+    return {k: v for k, v in data.items() if not (k in OPTIONAL_FIELDS and v is None)}
 
 
 def number(value: float | None) -> str:

@@ -40,8 +40,8 @@ def _errors(meta: ModelRun) -> str:
 
 
 def _provenance_section(run: Run, model: str) -> str:
-    conditions = _conditions(run, model)
-    trained = dict(conditions).get("trained")
+    conditions = _conditions(run, model)  # 'trained', or 'trained/<set>' with several stimulus sets
+    trained = next((meta for condition, meta in conditions if condition.split("/")[0] == "trained"), None)
     parts = ["<h2>Model</h2>"]
     if trained is not None and trained.provenance is not None:
         parts.append(definitions(list(trained.provenance.model_dump().items())))
@@ -62,10 +62,13 @@ def _provenance_section(run: Run, model: str) -> str:
 
 
 def _verdicts_section(run: Run, model: str) -> str:
+    verdicts = [v for v in run.document.verdicts if v.model == model]
+    sets = any(v.stimulus_set is not None for v in verdicts)
     rows = [
         [
             text(v.prediction),
             text(v.condition),
+            *([text(v.stimulus_set or "—")] if sets else []),
             verdict_cell(v, values=False),
             text(fmt.interval(v) if v.value is not None else "—", css="num"),
             text(fmt.relation(v)),
@@ -73,29 +76,33 @@ def _verdicts_section(run: Run, model: str) -> str:
             text("" if v.n is None else v.n, css="num"),
             text(v.reason),
         ]
-        for v in run.document.verdicts
-        if v.model == model
+        for v in verdicts
     ]
-    columns = [
-        (c, c) for c in ("prediction", "condition", "verdict", "value [CI]", "PASS needs", "statistic", "n", "reason")
-    ]
+    names = ("prediction", "condition", *(["stimuli"] if sets else []), "verdict", "value [CI]", "PASS needs")
+    columns = [(c, c) for c in (*names, "statistic", "n", "reason")]
     return "<h2>Verdicts</h2>\n" + table(columns, rows, sortable=True, table_id="verdicts")
 
 
 def _boundary_figures(run: Run, model: str, rows: list[BoundaryRow], folder: Path) -> list[tuple[str, str]]:
-    """Draw one figure per (condition, detector); return (relative path, caption) pairs."""
-    groups: dict[tuple[str, str], list[BoundaryRow]] = {}
+    """Draw one figure per (condition, stimulus set, detector); return (relative path, caption) pairs."""
+    groups: dict[tuple[str, str | None, str], list[BoundaryRow]] = {}
     for row in rows:
-        groups.setdefault((row.condition, row.detector), []).append(row)
+        groups.setdefault((row.condition, row.stimulus_set, row.detector), []).append(row)
     figures = []
-    for (condition, detector), group in groups.items():
-        profiles = [p for p in run.document.profiles if p.model == model and p.condition == condition]
+    for (condition, stimulus_set, detector), group in groups.items():
+        profiles = [
+            p
+            for p in run.document.profiles
+            if p.model == model and p.condition == condition and p.stimulus_set == stimulus_set
+        ]
         png = boundary_png(model, group, profiles)
         if png is None:
             continue
-        name = f"boundaries.{slug(condition)}.{slug(detector)}.png"
+        where = condition if stimulus_set is None else f"{condition}.{stimulus_set}"
+        name = f"boundaries.{slug(where)}.{slug(detector)}.png"
         (folder / name).write_bytes(png)
-        figures.append((f"figures/{slug(model)}/{name}", f"{detector} [{condition}]: boundaries over its inputs"))
+        where = condition if stimulus_set is None else f"{condition}, {stimulus_set}"
+        figures.append((f"figures/{slug(model)}/{name}", f"{detector} [{where}]: boundaries over its inputs"))
     return figures
 
 
@@ -111,9 +118,10 @@ def _boundaries_section(run: Run, model: str, folder: Path) -> str:
         '<p class="note">Layer b starts a new segment; interval: bootstrap interval of the boundary\'s layer; '
         "within 1 layer: fraction of resamples with a boundary within one layer.</p>"
     )
+    sets = any(b.stimulus_set is not None for b in rows)
     table_rows = [
         [
-            text(b.condition),
+            text(b.condition if b.stimulus_set is None else f"{b.condition}, {b.stimulus_set}"),
             text(b.detector),
             text(b.boundary, css="num"),
             text(b.layer, css="num"),
@@ -127,6 +135,8 @@ def _boundaries_section(run: Run, model: str, folder: Path) -> str:
         for b in rows
     ]
     columns = [(c, c) for c in BOUNDARY_COLUMNS]
+    if sets:
+        columns[0] = ("condition", "condition, stimuli")
     parts.append(table(columns, table_rows, sortable=True, table_id="boundaries"))
     trained = [b for b in rows if b.condition == "trained"]
     for src, caption in _boundary_figures(run, model, trained, folder):

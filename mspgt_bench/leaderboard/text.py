@@ -72,20 +72,23 @@ def run_provenance(run: Run) -> dict[str, str]:
 
 def to_markdown(board: Leaderboard, values: bool = False) -> str:
     """Matrix, per-family pass rates, run provenance and unreadable runs, as Markdown."""
-    lead = ["run"] if board.multiple_runs else []
+    sets = board.stimulus_sets
+    lead = (["run"] if board.multiple_runs else []) + (["stimuli"] if sets else [])
     header = ["family", "model", *lead, *board.predictions, "pass rate", "discriminative"]
     matrix = [
         [
             row.family,
             row.model,
             *([row.run] if board.multiple_runs else []),
+            *([row.stimulus_set or "—"] if sets else []),
             *(_matrix_cell(row, p, values) for p in board.predictions),
             fmt.pass_rate(row.tally),
             fmt.discriminative_rate(row.tally),
         ]
         for row in board.rows
     ]
-    lines = [f"# Leaderboard: {board.title()}", "", fmt.LEGEND, ""]
+    lines = [f"# Leaderboard: {board.title()}", "", fmt.LEGEND, ""] + ([fmt.CORPUS_LEGEND, ""] if sets else [])
+    labelled = board.multiple_runs or sets  # family cells name the run (and set) of each verdict
     if values:
         lines += [
             "Cells: verdict, then value [bootstrap interval] of the prediction's statistic (or why there is none).",
@@ -96,7 +99,7 @@ def to_markdown(board: Leaderboard, values: bool = False) -> str:
         [
             g.family,
             str(len(g.models)),
-            *(fmt.family_verdicts(g.cells.get(p, []), values, board.multiple_runs) for p in board.family_predictions),
+            *(fmt.family_verdicts(g.cells.get(p, []), values, labelled) for p in board.family_predictions),
             fmt.pass_rate(g.tally),
             fmt.discriminative_rate(g.tally),
         ]
@@ -114,8 +117,15 @@ def to_markdown(board: Leaderboard, values: bool = False) -> str:
 
 def to_csv(board: Leaderboard) -> str:
     """One row per verdict cell (model cells, then family-level cells) with value, interval and suite."""
+    columns = list(CSV_COLUMNS)
+    if board.stimulus_sets:  # runs with several stimulus sets: which set, and whether the sets agree
+        columns[columns.index("status") : columns.index("status")] = ["stimulus_set"]
+        columns[columns.index("non_discriminative") + 1 : columns.index("non_discriminative") + 1] = [
+            "corpus_sensitive",
+            "corpus_statuses",
+        ]
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
     for run, family, cell in board.all_cells():
         data = cell.model_dump()
@@ -124,8 +134,9 @@ def to_csv(board: Leaderboard) -> str:
             family=family,
             threshold=json.dumps(list(cell.threshold) if isinstance(cell.threshold, tuple) else cell.threshold),
             controls=json.dumps(cell.controls),
+            corpus_statuses=json.dumps(cell.corpus_statuses),
         )
-        writer.writerow({column: data[column] for column in CSV_COLUMNS})
+        writer.writerow({column: data[column] for column in columns})
     return buffer.getvalue()
 
 
@@ -150,7 +161,7 @@ def to_json(board: Leaderboard) -> str:
                 "family": group.family,
                 **_tally(group.tally),
                 "cells": {
-                    p: [{"run": label, **cell.model_dump(mode="json")} for label, cell in entries]
+                    p: [{"run": label, **fmt.cell_dump(cell)} for label, cell in entries]
                     for p, entries in group.cells.items()
                 },
                 "models": [
@@ -158,8 +169,9 @@ def to_json(board: Leaderboard) -> str:
                         "run": row.run,
                         "model": row.model,
                         "size": row.size,
+                        **({} if row.stimulus_set is None else {"stimulus_set": row.stimulus_set}),
                         **_tally(row.tally),
-                        "cells": {p: cell.model_dump(mode="json") for p, cell in row.cells.items()},
+                        "cells": {p: fmt.cell_dump(cell) for p, cell in row.cells.items()},
                     }
                     for row in group.models
                 ],

@@ -7,12 +7,16 @@ import inspect
 from collections.abc import Callable
 
 from mspgt_bench.stimuli.base import Stimulus
+from mspgt_bench.stimuli.comments import stdlib_comments
 from mspgt_bench.stimuli.files import jsonl_file, text_file
 from mspgt_bench.stimuli.huggingface import hf_dataset
+from mspgt_bench.stimuli.kjv import kjv_narrative
 from mspgt_bench.stimuli.stdlib import stdlib_prose
 
 SOURCES: dict[str, Callable[..., list[Stimulus]]] = {
     "stdlib_prose": stdlib_prose,
+    "kjv_narrative": kjv_narrative,
+    "stdlib_comments": stdlib_comments,
     "text_file": text_file,
     "jsonl_file": jsonl_file,
     "hf_dataset": hf_dataset,

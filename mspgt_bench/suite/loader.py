@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from mspgt_bench.suite.schema import Strict, Suite
+from mspgt_bench.suite.schema import STIMULI_TAGS, Strict, Suite
 
 
 @dataclass(frozen=True)
@@ -123,9 +123,16 @@ def _merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _untagged(loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    """``loc`` without the union tag pydantic puts after ``stimuli`` (the suite file has no such key)."""
+    if len(loc) > 1 and loc[0] == "stimuli" and loc[1] in STIMULI_TAGS:
+        return (loc[0], *loc[2:])
+    return loc
+
+
 def _format_loc(loc: tuple[Any, ...]) -> str:
     text = ""
-    for part in loc:
+    for part in _untagged(loc):
         text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
     return text
 
@@ -133,8 +140,11 @@ def _format_loc(loc: tuple[Any, ...]) -> str:
 def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
     """The schema section that a location points into (to list its valid keys)."""
     model: Any = Suite
-    for part in loc:
+    for index, part in enumerate(loc):
         if isinstance(part, int):
+            continue
+        if index == 1 and loc[0] == "stimuli" and part in STIMULI_TAGS:
+            model = STIMULI_TAGS[part]
             continue
         field = model.model_fields.get(part) if isinstance(model, type) and issubclass(model, BaseModel) else None
         if field is None:
@@ -155,6 +165,10 @@ def _problem_from_pydantic(err: dict[str, Any], origins: dict[str, str], default
         return Problem(file, path, _unknown_key(loc[-1], list(section.model_fields) if section else [], "key"))
     if kind == "missing":
         return Problem(file, path, "required key is missing; add it")
+    if kind == "string_pattern_mismatch" and path.endswith(".id"):
+        given = err.get("input")
+        message = f"{given!r} is not a short slug; use letters, digits, '-' and '_' only, e.g. 'fiction'"
+        return Problem(file, path, message)
     given = err.get("input")
     return Problem(file, path, f"{err['msg']} (got {given!r})")
 
@@ -171,10 +185,15 @@ def _plugin_problems(data: dict[str, Any], origins: dict[str, str], default_file
         value = data.get(section)
         return [(i, x) for i, x in enumerate(value) if isinstance(x, dict)] if isinstance(value, list) else []
 
-    stimuli = data.get("stimuli") if isinstance(data.get("stimuli"), dict) else {}
     checks: list[tuple[str, str, Any, dict[str, Any]]] = []
     checks += [(f"models[{i}].adapter", "model_adapters", m.get("adapter", "hf"), m) for i, m in items("models")]
-    checks.append(("stimuli.source", "stimulus_sources", stimuli.get("source", "stdlib_prose"), stimuli))
+    stimuli = data.get("stimuli")
+    if isinstance(stimuli, list):
+        sets = items("stimuli")
+        checks += [(f"stimuli[{i}].source", "stimulus_sources", s.get("source", "stdlib_prose"), s) for i, s in sets]
+    else:
+        stimuli = stimuli if isinstance(stimuli, dict) else {}
+        checks.append(("stimuli.source", "stimulus_sources", stimuli.get("source", "stdlib_prose"), stimuli))
     for section in ("signals", "detectors", "interventions", "predictions"):
         checks += [(f"{section}[{i}].name", section, spec.get("name"), spec) for i, spec in items(section)]
 
@@ -196,7 +215,7 @@ def _plugin_problems(data: dict[str, Any], origins: dict[str, str], default_file
             problems.append(Problem(file, f"{base}.statistic", message))
         options = spec.get("options", {})
         if kind == "stimulus_sources" and isinstance(options, dict):
-            problems += _source_option_problems(component, options, file)
+            problems += _source_option_problems(component, options, file, f"{base}.options")
         schema = getattr(component, "Options", None)
         if kind != "stimulus_sources" and isinstance(schema, type) and issubclass(schema, Strict):
             try:
@@ -274,13 +293,13 @@ def _unknown_key(key: Any, valid: list[str], what: str) -> str:
     return f"unknown {what}.{hint} Valid {what}s here: {', '.join(valid) or '(none)'}."
 
 
-def _source_option_problems(source: Any, options: dict[str, Any], file: str) -> list[Problem]:
+def _source_option_problems(source: Any, options: dict[str, Any], file: str, prefix: str) -> list[Problem]:
     """Options of a stimulus source are its keyword parameters (``n`` and ``seed`` are set by the suite)."""
     import inspect
 
     parameters = [p for p in inspect.signature(source).parameters if p not in ("n", "seed")]
     return [
-        Problem(file, f"stimuli.options.{key}", _unknown_key(key, parameters, "option"))
+        Problem(file, f"{prefix}.{key}", _unknown_key(key, parameters, "option"))
         for key in options
         if key not in parameters
     ]

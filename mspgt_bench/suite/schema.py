@@ -7,9 +7,9 @@ by ``mspgt_bench.suite.loader`` after this structural validation.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
 
 
 class Strict(BaseModel):
@@ -38,6 +38,32 @@ class StimuliSpec(Strict):
     seed: int = Field(0, description="Seed of the stimulus selection.")
     max_tokens: int = Field(128, ge=4, description="Each stimulus is truncated to this many tokens.")
     options: dict[str, Any] = Field(default_factory=dict, description="Source-specific options.")
+
+    @property
+    def set_id(self) -> str | None:
+        """The stimulus set's id; ``None`` for the single mapping form (outputs then name no set)."""
+        return None
+
+
+class StimulusSetSpec(StimuliSpec):
+    """One of several stimulus sets (``stimuli:`` as a list): a stimuli mapping with an ``id``."""
+
+    id: str = Field(
+        pattern=r"^[A-Za-z0-9_-]+$", max_length=40, description="Short slug naming the set in results, e.g. 'fiction'."
+    )
+
+    @property
+    def set_id(self) -> str | None:
+        return self.id
+
+
+STIMULI_TAGS: dict[str, type[StimuliSpec]] = {"mapping": StimuliSpec, "list": StimulusSetSpec}
+"""Union tags of the ``stimuli:`` field (they appear in pydantic's error locations; the loader hides them)."""
+
+Stimuli = Annotated[
+    Annotated[StimuliSpec, Tag("mapping")] | Annotated[list[StimulusSetSpec], Tag("list")],
+    Discriminator(lambda value: "list" if isinstance(value, list) else "mapping"),
+]
 
 
 class ComponentSpec(Strict):
@@ -124,7 +150,9 @@ class GenerationSpec(Strict):
 class Suite(Strict):
     suite: SuiteInfo
     models: list[ModelSpec] = Field(min_length=1)
-    stimuli: StimuliSpec = Field(default_factory=StimuliSpec)
+    stimuli: Stimuli = Field(
+        default_factory=StimuliSpec, description="One stimuli mapping, or a list of stimulus sets each with an `id`."
+    )
     signals: list[ComponentSpec] = Field(default_factory=list)
     detectors: list[ComponentSpec] = Field(default_factory=list)
     interventions: list[ComponentSpec] = Field(default_factory=list)
@@ -134,6 +162,19 @@ class Suite(Strict):
     bootstrap: BootstrapSpec = Field(default_factory=BootstrapSpec)
     run: RunSpec = Field(default_factory=RunSpec)
     output: OutputSpec = Field(default_factory=OutputSpec)
+
+    @field_validator("stimuli")
+    @classmethod
+    def _sets_have_unique_ids(cls, stimuli: StimuliSpec | list[StimulusSetSpec]) -> StimuliSpec | list[StimulusSetSpec]:
+        if isinstance(stimuli, list):
+            if not stimuli:
+                raise ValueError("the list of stimulus sets is empty; give at least one set, or a single mapping")
+            _require_unique([s.id for s in stimuli], "stimulus set id (give each set its own `id:`)")
+        return stimuli
+
+    def stimulus_sets(self) -> list[StimuliSpec]:
+        """The stimulus sets to run: the single mapping (``set_id`` None) or each listed set, in order."""
+        return list(self.stimuli) if isinstance(self.stimuli, list) else [self.stimuli]
 
     @field_validator("signals", "detectors")
     @classmethod

@@ -9,7 +9,7 @@ from mspgt_bench.stimuli.stdlib import stdlib_prose
 
 
 def test_sources_are_registered() -> None:
-    assert set(SOURCES) == {"stdlib_prose", "text_file", "jsonl_file", "hf_dataset"}
+    assert set(SOURCES) == {"stdlib_prose", "kjv_narrative", "stdlib_comments", "text_file", "jsonl_file", "hf_dataset"}
 
 
 def test_load_stimuli_calls_the_source() -> None:
@@ -19,7 +19,7 @@ def test_load_stimuli_calls_the_source() -> None:
 def test_unknown_source_suggests_the_closest() -> None:
     message = (
         r"unknown stimulus source 'stdlib_pros' \(did you mean 'stdlib_prose'\?\); "
-        r"known sources: stdlib_prose, text_file, jsonl_file, hf_dataset"
+        r"known sources: stdlib_prose, kjv_narrative, stdlib_comments, text_file, jsonl_file, hf_dataset"
     )
     with pytest.raises(ValueError, match=message):
         load_stimuli("stdlib_pros")
