@@ -168,8 +168,8 @@ class BoundaryEvidence(FusedDetector):
 
     Each profile enters by its kind: a level's steps, a change's peaks and a similarity's dips
     become spikes of a non-negative gap series; its evidence at gap ``b`` is the spike's height
-    above the running median of the series (radius ``radius``) in units of its median per-gap
-    change; profiles are fused by the weighted mean of their evidence. A boundary counts when
+    above the running median of the series (radius ``radius``), relative to that median (with a
+    floor); profiles are fused by the weighted mean of their evidence. A boundary counts when
     its evidence exceeds ``threshold = max(min_evidence, q_level of the sampling-noise null)``
     and no stronger boundary lies within ``min_size`` layers.
 
@@ -178,9 +178,8 @@ class BoundaryEvidence(FusedDetector):
     clear the threshold. ``fit_fixed(mean, n)`` gives the ``n`` strongest boundaries whatever
     their evidence (the best split into ``n + 1`` segments).
 
-    ``min_evidence`` default 1.0: a boundary's gap must change the profile by at least one
-    typical per-gap change more than the gaps around it, i.e. about twice its neighbourhood.
-    Random-weight configs of real architectures stay below it (the planted-structure bank in
+    ``min_evidence`` default 1.0: a boundary's gap must change the profile at least twice as much
+    as the gaps around it. Random-weight configs of real architectures stay below it (the planted-structure bank in
     ``tests/detectors/test_planted_bank.py`` prints their largest evidence and the
     false-positive rates).
     """
