@@ -22,6 +22,7 @@ from functools import cache
 
 from mspgt_bench.stimuli.base import Stimulus, split_sentences, words
 from mspgt_bench.stimuli.length import Length
+from mspgt_bench.stimuli.windows import balanced, cut, deal
 
 SOURCE = "stdlib_prose"
 
@@ -66,16 +67,6 @@ def _looks_like_code(text: str) -> bool:
     )
 
 
-def _balanced(text: str) -> bool:
-    """Whether brackets and quotes open and close within ``text``."""
-    return (
-        text.count("(") == text.count(")")
-        and text.count("[") == text.count("]")
-        and text.count('"') % 2 == 0
-        and text.count("“") == text.count("”")
-    )
-
-
 def _prose(paragraph: list[str]) -> str | None:
     """The paragraph as one cleaned line of prose, or ``None`` if it is not prose."""
     indents = {len(line) - len(line.lstrip()) for line in paragraph}
@@ -104,7 +95,7 @@ def _acceptable(sentence: str) -> bool:
         and _starts_like_prose(sentence)
         and _MIN_WORDS <= len(words(sentence)) <= _MAX_WORDS
         and "*" not in sentence
-        and _balanced(sentence)
+        and balanced(sentence)
         and not _looks_like_code(sentence)
     )
 
@@ -140,35 +131,14 @@ def prose_runs() -> dict[str, tuple[tuple[str, ...], ...]]:
     return {topic: topic_runs for topic, topic_runs in runs.items() if topic_runs}
 
 
-def _chunks(
-    topic: str, runs: tuple[tuple[str, ...], ...], length: Length, rng: random.Random
-) -> list[Stimulus]:
-    """Cut a topic's runs into stimuli of consecutive sentences, each of a drawn length."""
-    chunks: list[Stimulus] = []
-    offset = 0
-    for run in runs:
-        position = 0
-        while position < len(run):
-            target = None
-            if length.max_sentences is not None:
-                target = rng.randint(length.min_sentences, length.max_sentences)
-            kept = length.fit(run[position:], limit=target)
-            if kept is None:
-                position += 1
-                continue
-            first = offset + position
-            chunks.append(
-                Stimulus.from_sentences(
-                    f"{SOURCE}:{topic}:{first}+{len(kept)}",
-                    kept,
-                    SOURCE,
-                    topic,
-                    {"first_sentence": first, "python": platform.python_version()},
-                )
-            )
-            position += len(kept)
-        offset += len(run)
-    return chunks
+def _stimulus(topic: str, first: int, kept: list[str]) -> Stimulus:
+    return Stimulus.from_sentences(
+        f"{SOURCE}:{topic}:{first}+{len(kept)}",
+        kept,
+        SOURCE,
+        topic,
+        {"first_sentence": first, "python": platform.python_version()},
+    )
 
 
 def stdlib_prose(
@@ -201,22 +171,11 @@ def stdlib_prose(
         raise ValueError(f"{SOURCE}: n must be positive, got {n}")
     length = Length(min_sentences, max_sentences, max_chars)
     rng = random.Random(seed)
-    per_topic = {topic: _chunks(topic, runs, length, rng) for topic, runs in prose_runs().items()}
+    per_topic = {
+        topic: cut(runs, length, rng, lambda first, kept, topic=topic: _stimulus(topic, first, kept))
+        for topic, runs in prose_runs().items()
+    }
     if n is None:
         return [stimulus for chunks in per_topic.values() for stimulus in chunks]
-    topics = sorted(topic for topic, chunks in per_topic.items() if chunks)
-    rng.shuffle(topics)
-    for topic in topics:
-        rng.shuffle(per_topic[topic])
-    dealt = [
-        per_topic[topic][round_]
-        for round_ in range(max(map(len, per_topic.values()), default=0))
-        for topic in topics
-        if round_ < len(per_topic[topic])
-    ]
-    if len(dealt) < n:
-        raise ValueError(
-            f"{SOURCE}: only {len(dealt)} passages meet min_sentences={min_sentences}, "
-            f"max_sentences={max_sentences}, max_chars={max_chars}; asked for n={n}"
-        )
-    return dealt[:n]
+    options = f"min_sentences={min_sentences}, max_sentences={max_sentences}, max_chars={max_chars}"
+    return deal(per_topic, n, rng, f"{SOURCE} ({options})")
