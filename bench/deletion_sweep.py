@@ -29,9 +29,9 @@ import torch
 from _common import add_common_args, machine_line, set_threads, timed
 
 from mspgt_bench.interventions.effects import BASE_METRICS, CleanReference
-from mspgt_bench.interventions.resume import Step, count_layer_calls, final_resid, record
 from mspgt_bench.interventions.sweep import batches_of
 from mspgt_bench.models.hf import HFAdapter
+from mspgt_bench.models.resume import Step, count_layer_calls, record
 from mspgt_bench.stimuli.stdlib import stdlib_prose
 
 Result = dict[str, torch.Tensor]  # metric -> [n_layers, n_stimuli]
@@ -66,12 +66,12 @@ def naive_sweep(adapter: HFAdapter, batches: list, metrics: bool = True) -> Resu
     n = adapter.n_layers
     per_layer: list[list[dict]] = [[] for _ in range(n)]
     for batch in batches:
-        clean = final_resid(adapter, batch.input_ids, batch.attention_mask)
+        clean = adapter.final_resid(batch.input_ids, batch.attention_mask)
         ref = CleanReference.of_resid(adapter, clean, batch) if metrics else None
         for layer in range(n):
             handle = adapter.layers[layer].register_forward_hook(_identity_hook, with_kwargs=True)
             try:
-                resid = final_resid(adapter, batch.input_ids, batch.attention_mask)
+                resid = adapter.final_resid(batch.input_ids, batch.attention_mask)
             finally:
                 handle.remove()
             if ref is not None:

@@ -48,7 +48,7 @@ def _suite_pass(adapter, stimuli, specs, batch_size: int, max_tokens: int, boot:
 def lens_bound(adapter, stimuli, specs, max_tokens: int) -> str | None:
     """The logit lens's unembedding multiply-adds against the forward pass's weight products, as text."""
     lens = [s for s in specs if s.name == "logit_lens"]
-    if not lens or not hasattr(adapter, "layers"):
+    if not lens or adapter.layers is None:
         return None
     k = lens[0].options.get("max_positions")
     lengths = [int(adapter.tokenize([s.text], [0], max_tokens).attention_mask.sum()) for s in stimuli]

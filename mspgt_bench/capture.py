@@ -3,14 +3,57 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from functools import partial
+from typing import Protocol
 
 import torch
 
-from mspgt_bench.models.base import ModelAdapter
+from mspgt_bench.models.base import ModelAdapter, TokenBatch
 from mspgt_bench.models.sites import Site
-from mspgt_bench.signals.base import CapturedBatch, Signal
 from mspgt_bench.stimuli.base import Stimulus
+
+
+@dataclass
+class CapturedBatch:
+    """Everything one forward pass of one stimulus batch produced."""
+
+    batch: TokenBatch
+    acts: dict[Site, torch.Tensor]
+    logits: torch.Tensor | None
+    """Output logits, or None when no signal asked for the ``logits`` site."""
+    adapter: ModelAdapter
+    stimuli: list[Stimulus] = field(default_factory=list)
+    """The stimulus of each row (text, sentence spans, passage), for signals that label tokens."""
+
+    @property
+    def mask(self) -> torch.Tensor:
+        """``[batch, tokens]`` boolean mask of real (non-padding) tokens."""
+        return self.batch.attention_mask.bool()
+
+    def stream(self) -> list[torch.Tensor]:
+        """The residual stream as ``L+1`` states: embedding output, then each layer's output."""
+        n = self.adapter.n_layers
+        return [self.acts[Site("resid_pre", 0)]] + [self.acts[Site("resid_post", layer)] for layer in range(n)]
+
+    def last_token(self, states: torch.Tensor) -> torch.Tensor:
+        """``[batch, d]`` the state at each stimulus' last real token (right padding)."""
+        rows = torch.arange(states.shape[0], device=states.device)
+        return states[rows, self.batch.lengths - 1]
+
+
+class Consumer(Protocol):
+    """What the capture pass feeds: a signal (:class:`~mspgt_bench.signals.base.Signal`).
+
+    A consumer may also have ``variants(stimuli) -> {name: edited stimuli}`` and
+    ``update_variant(name, captured)``: each variant then gets a pass of its own.
+    """
+
+    def sites(self) -> list[Site]:
+        """The sites this consumer reads."""
+
+    def update(self, captured: CapturedBatch) -> None:
+        """Reduce one captured batch into the consumer's state."""
 
 
 def length_sorted_batches(stimuli: Sequence[Stimulus], batch_size: int) -> list[list[int]]:
@@ -22,7 +65,7 @@ def length_sorted_batches(stimuli: Sequence[Stimulus], batch_size: int) -> list[
 def capture_pass(
     adapter: ModelAdapter,
     stimuli: Sequence[Stimulus],
-    signals: Sequence[Signal],
+    signals: Sequence[Consumer],
     *,
     batch_size: int,
     max_tokens: int,

@@ -30,8 +30,8 @@ from mspgt_bench.detectors.fusion import zscore
 from mspgt_bench.detectors.layer_grid import on_layer_grid, per_stimulus_on_grid
 from mspgt_bench.detectors.null import NullCalibration, calibrate
 from mspgt_bench.detectors.v1_rule import v1_rule
+from mspgt_bench.options import Strict
 from mspgt_bench.signals.base import BootstrapConfig, Kind, Profile
-from mspgt_bench.suite.schema import Strict
 
 
 @dataclass

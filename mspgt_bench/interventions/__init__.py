@@ -1,7 +1,9 @@
 """interventions: causal layer and segment interventions, resumed from cached residuals (MSPGT.md §4).
 
-- :mod:`.resume`: record one clean pass (every layer's input and call arguments) and resume it
-  under residual-stream edits; the hook-based full recompute it must equal.
+Each intervention is a set of :class:`~mspgt_bench.models.resume.Step` edits of the residual
+stream; the model layer records one clean pass and resumes it under them
+(:mod:`mspgt_bench.models.resume`).
+
 - :mod:`.base`: the plugin interface (``Intervention``, ``Condition``, ``BatchContext``).
 - :mod:`.library`: the built-in plugins (deletion, swap, mean/resample ablation, noise,
   block drop, activation patching, causal tracing).
@@ -18,7 +20,6 @@ from __future__ import annotations
 from mspgt_bench.interventions.base import BatchContext, Condition, Intervention, TargetOptions
 from mspgt_bench.interventions.generation import GenerationOptions, generation_effects
 from mspgt_bench.interventions.library import INTERVENTIONS
-from mspgt_bench.interventions.resume import ResidualCache, Step, apply_steps, count_layer_calls, recompute, record
 from mspgt_bench.interventions.sweep import run_interventions, sweep
 
 __all__ = [
@@ -27,14 +28,8 @@ __all__ = [
     "Condition",
     "GenerationOptions",
     "Intervention",
-    "ResidualCache",
-    "Step",
     "TargetOptions",
-    "apply_steps",
-    "count_layer_calls",
     "generation_effects",
-    "recompute",
-    "record",
     "run_interventions",
     "sweep",
 ]

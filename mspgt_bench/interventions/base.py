@@ -3,7 +3,7 @@
 An intervention is a class with a ``name``, a docstring giving its formula and source, and an
 ``Options`` pydantic model (unknown keys are errors). Built with the model's number of layers and
 its options, it yields :class:`Condition` s: a label such as ``delete[l=5]``, the layers it
-touches, and a ``build(ctx)`` that returns the :class:`~mspgt_bench.interventions.resume.Step`
+touches, and a ``build(ctx)`` that returns the :class:`~mspgt_bench.models.resume.Step`
 edits of the residual stream for one stimulus batch. The sweep resumes the clean pass of each
 batch under each condition's steps and compares the output to the clean output
 (:class:`~mspgt_bench.interventions.effects.CleanReference`).
@@ -27,10 +27,10 @@ from pydantic import Field, field_validator, model_validator
 from torch import Tensor
 
 from mspgt_bench.interventions.effects import METRICS, CleanReference
-from mspgt_bench.interventions.resume import ResidualCache, Step
 from mspgt_bench.models.base import TokenBatch
+from mspgt_bench.models.resume import ResidualCache, Step
+from mspgt_bench.options import Strict
 from mspgt_bench.stimuli.base import Stimulus
-from mspgt_bench.suite.schema import Strict
 
 __all__ = [
     "BatchContext",

@@ -8,8 +8,8 @@ generates (MSPGT.md §1). For each prompt and each segment ``[a, b)``:
    sampled (``sample``, ``temperature``; the torch seed is set per prompt from its id and
    ``seed``, the same for every condition: common random numbers); decoded without special
    tokens, whitespace runs collapsed; one prompt at a time, so no padding enters generation;
-3. the same with the intervention's :class:`~mspgt_bench.interventions.resume.Step` edits
-   installed by :func:`~mspgt_bench.interventions.resume.apply_steps` (always removed after);
+3. the same with the intervention's :class:`~mspgt_bench.models.resume.Step` edits
+   installed by :func:`~mspgt_bench.models.resume.apply_steps` (always removed after);
 4. read-outs of both continuations (:func:`mspgt_bench.metrics.readouts.readouts`; coherence over
    sentences, or over windows of ``coherence_window`` words); the effect per prompt is
    ``intervened − clean``.
@@ -49,13 +49,13 @@ from torch import Tensor
 
 from mspgt_bench.interventions.base import BatchContext, TargetOptions, layers_text, stable_seed, target_label
 from mspgt_bench.interventions.library import LayerDeletion, MeanAblation
-from mspgt_bench.interventions.resume import Step, apply_steps
 from mspgt_bench.metrics.readouts import READOUT_SCALES, Encoder, readouts
+from mspgt_bench.models.resume import Step, apply_steps, require_local_layers
+from mspgt_bench.options import Strict
 from mspgt_bench.signals.base import BootstrapConfig
 from mspgt_bench.stats.bootstrap import bootstrap_ci
 from mspgt_bench.stats.effect_size import paired_d
 from mspgt_bench.stimuli.base import Stimulus, normalize_whitespace
-from mspgt_bench.suite.schema import Strict
 
 __all__ = [
     "GENERATION_INTERVENTIONS",
@@ -181,6 +181,7 @@ def prompt_ids(adapter: Any, prompt: Stimulus, options: GenerationOptions) -> Te
 @torch.inference_mode()
 def generate_ids(adapter: Any, prompt: Stimulus, steps: dict[int, Step], options: GenerationOptions) -> Tensor:
     """``[n_new]`` token ids ``adapter`` generates after ``prompt`` with ``steps`` applied (see the module docstring)."""
+    require_local_layers(adapter, "generation")
     ids = prompt_ids(adapter, prompt, options)
     kwargs: dict[str, Any] = {"max_new_tokens": options.max_new_tokens, "do_sample": options.sample}
     if options.sample:

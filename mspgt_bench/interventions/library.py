@@ -23,10 +23,10 @@ from mspgt_bench.interventions.base import (
     layers_text,
     target_label,
 )
-from mspgt_bench.interventions.resume import ResidualCache, Step, record, require_local_layers
 from mspgt_bench.metrics.angular import angular_distance, block_influence
 from mspgt_bench.models.base import TokenBatch
-from mspgt_bench.suite.schema import Strict
+from mspgt_bench.models.resume import ResidualCache, Step, record, require_local_layers
+from mspgt_bench.options import Strict
 
 __all__ = [
     "INTERVENTIONS",

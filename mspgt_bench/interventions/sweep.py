@@ -1,7 +1,7 @@
 """Run interventions over a stimulus set and reduce them to tidy rows with bootstrap intervals.
 
 For each stimulus batch: one recorded clean pass (the adapter's ``record_residuals``;
-:func:`~mspgt_bench.interventions.resume.record` for HF), the clean reference quantities and
+:func:`~mspgt_bench.models.resume.record` for HF), the clean reference quantities and
 token classes, then every condition of every intervention resumed from the cached residual
 stream. Interventions that need dataset statistics are fitted
 in a first pass over all batches. Per-stimulus values are kept, so each row's interval is a
@@ -33,9 +33,9 @@ from mspgt_bench.interventions.token_classes import (
     UNCLASSIFIED,
     TokenClassOptions,
     compute_token_classes,
-    token_offsets,
     token_sentences,
 )
+from mspgt_bench.models.offsets import token_offsets
 from mspgt_bench.signals.base import BootstrapConfig
 from mspgt_bench.stats.bootstrap import bootstrap_ci
 from mspgt_bench.stimuli.base import Stimulus

@@ -31,18 +31,15 @@ This is our operationalisation (MSPGT.md §2 suggests it in words); ``k`` and ``
 from __future__ import annotations
 
 import bisect
-from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 from pydantic import Field
 from torch import Tensor
 
-from mspgt_bench.interventions.resume import final_resid
 from mspgt_bench.models.base import TokenBatch
+from mspgt_bench.options import Strict
 from mspgt_bench.stimuli.base import Span, Stimulus
-from mspgt_bench.suite.schema import Strict
 
 __all__ = [
     "CLASS_NAMES",
@@ -54,7 +51,6 @@ __all__ = [
     "TokenClasses",
     "classify",
     "compute_token_classes",
-    "token_offsets",
     "token_sentences",
 ]
 
@@ -93,26 +89,6 @@ def classify(loss_full: Tensor, loss_local: Tensor, loss_sentence: Tensor, toler
     return classes
 
 
-def token_offsets(tokenizer: Any, texts: Sequence[str], batch: TokenBatch) -> list[list[tuple[int, int]]] | None:
-    """Character span ``(start, end)`` of each real token of each row of ``batch``, or None.
-
-    Each text is tokenised again, untruncated and unpadded, with the tokenizer's offset mapping;
-    it is used when its first ``length`` ids equal the batch row's (the batch may be truncated).
-    None when the tokenizer gives no offset mapping or a row's ids differ.
-    """
-    try:
-        enc = tokenizer(list(texts), return_offsets_mapping=True)
-    except (NotImplementedError, ValueError, TypeError, KeyError):
-        return None
-    out = []
-    for row, length in enumerate(batch.lengths.tolist()):
-        ids = batch.input_ids[row, :length].tolist()
-        if enc["input_ids"][row][:length] != ids:
-            return None
-        out.append([tuple(span) for span in enc["offset_mapping"][row][:length]])
-    return out
-
-
 def token_sentences(offsets: list[tuple[int, int]], sentences: tuple[Span, ...]) -> list[int]:
     """Sentence index of each token: the sentence containing its last character.
 
@@ -145,7 +121,7 @@ def _last_state_losses(adapter, ids: Tensor, mask: Tensor, positions: Tensor, ta
     out = torch.empty(len(ids), dtype=torch.float32)
     for start in range(0, len(ids), chunk):
         stop = start + chunk
-        resid = final_resid(adapter, ids[start:stop], mask[start:stop])
+        resid = adapter.final_resid(ids[start:stop], mask[start:stop])
         rows = torch.arange(resid.shape[0])
         logits = adapter.logits_from_resid(resid[rows, positions[start:stop]]).float()
         logp = torch.log_softmax(logits, dim=-1)
@@ -218,7 +194,7 @@ def compute_token_classes(
             seg_mask[i, : last - first] = 1
         for start in range(0, len(segments), options.chunk):
             part = segments[start : start + options.chunk]
-            resid = final_resid(adapter, seg_ids[start : start + len(part)], seg_mask[start : start + len(part)])
+            resid = adapter.final_resid(seg_ids[start : start + len(part)], seg_mask[start : start + len(part)])
             for i, (b, first, last) in enumerate(part):
                 members = [j for j in range(first + k + 1, last + 1) if sentence[b, j] == sentence[b, first]]
                 js = torch.tensor(members)

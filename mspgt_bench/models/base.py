@@ -6,12 +6,17 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
+from torch import nn
 
 from mspgt_bench.metrics.next_token import AffineReadout
+from mspgt_bench.models.families import FamilyMap
 from mspgt_bench.models.sites import Site
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
 
 
 @dataclass
@@ -33,14 +38,44 @@ class TokenBatch:
 class ModelAdapter(ABC):
     """A loaded model that can be run on token batches with sites captured.
 
-    Subclasses set ``backend``, ``family``, ``n_layers``, ``d_model`` and ``model_id`` once loaded.
+    The whole contract of a backend: the members below, set once the model is loaded (``layers``,
+    ``model`` and ``device`` keep their ``None`` defaults where the model runs outside this
+    process), and the methods. The abstract methods serve the capture pass and every signal;
+    :meth:`record_residuals` and :meth:`final_resid` serve the interventions and token classes, and
+    a backend that cannot run them keeps their defaults, which say so. One optional method is
+    looked up by name: ``prompt_logprobs(batch) -> [batch, tokens]`` log-probabilities of each
+    token given the ones before (NaN at position 0 and on padding); token classes use it instead
+    of final residuals when an adapter has it (the vLLM plugin's does).
     """
 
     backend: str = "abstract"
+    """Short name of the backend, recorded with every result (``"hf"``, ``"vllm"``)."""
     family: str
+    """Architecture family label (e.g. ``"llama"``); cross-model predictions group models by it."""
     n_layers: int
+    """Number of decoder layers ``L``; sites and profiles index them ``0 .. L−1``."""
     d_model: int
+    """Width of the residual stream."""
     model_id: str
+    """What the model was loaded from: a zoo name, a local folder or a hub id."""
+    tokenizer: PreTrainedTokenizerBase
+    """The model's Hugging Face tokenizer, padding on the right, with a pad token. Besides
+    :meth:`tokenize`, signals and interventions call it directly: with ``return_offsets_mapping``
+    to map tokens to characters (scale probes, token classes), and to tokenise and decode generation
+    prompts and continuations."""
+    map: FamilyMap
+    """The family's map from canonical sites to module paths (:mod:`mspgt_bench.models.families`)."""
+    layers: nn.ModuleList | None = None
+    """The decoder layers, where they run in this process. Recording a pass, resuming it, swaps,
+    patching and generation with an intervention hook them (:mod:`mspgt_bench.models.resume`);
+    ``None`` for a backend that runs them elsewhere, which makes those operations refuse with the
+    backend's name."""
+    model: nn.Module | None = None
+    """The underlying causal LM (a transformers ``PreTrainedModel``), where it runs in this process:
+    generation calls its ``generate``, corruptions of the input read its input embeddings, recording
+    runs its decoder stack. ``None`` otherwise."""
+    device: torch.device | None = None
+    """Where ``model`` runs and :meth:`tokenize` puts its batches; ``None`` where the model runs elsewhere."""
 
     @abstractmethod
     def tokenize(self, texts: list[str], stimulus_index: list[int], max_tokens: int) -> TokenBatch:
@@ -74,12 +109,20 @@ class ModelAdapter(ABC):
         return None
 
     def record_residuals(self, batch: TokenBatch) -> Any:
-        """One clean pass recorded for interventions: a :class:`~mspgt_bench.interventions.resume.ResidualCache`
+        """One clean pass recorded for interventions: a :class:`~mspgt_bench.models.resume.ResidualCache`
         (or an object with its ``states``, ``resume`` and ``logits``).
 
         Backends that cannot run interventions keep this default, which says so.
         """
         raise NotImplementedError(f"the {self.backend!r} backend does not support interventions")
+
+    def final_resid(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """``[batch, tokens, d_model]`` the last decoder layer's output (before the final norm) in a plain pass.
+
+        ``attention_mask`` defaults to all ones. Token classes score truncated contexts with it
+        (through :meth:`logits_from_resid`). Backends that cannot run it keep this default, which says so.
+        """
+        raise NotImplementedError(f"the {self.backend!r} backend does not give final residual states")
 
     @abstractmethod
     def provenance(self) -> dict[str, Any]:

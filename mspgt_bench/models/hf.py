@@ -5,30 +5,23 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
 from torch.utils.hooks import RemovableHandle
 
 from mspgt_bench.metrics.next_token import AffineReadout
+from mspgt_bench.models import resume
 from mspgt_bench.models.base import ModelAdapter, TokenBatch
 from mspgt_bench.models.families import FamilyMap, family_for
+from mspgt_bench.models.modules import first_tensor, submodule
 from mspgt_bench.models.sites import Site, SiteError
 
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
-
-
-def _first(output: Any) -> torch.Tensor:
-    """Decoder layers and blocks return a tensor (transformers >= 4.57) or a tuple led by one."""
-    return output[0] if isinstance(output, (tuple, list)) else output
-
-
-def _submodule(root: nn.Module, path: str) -> nn.Module:
-    module = root
-    for part in path.split("."):
-        module = getattr(module, part)
-    return module
 
 
 class HFAdapter(ModelAdapter):
@@ -37,6 +30,9 @@ class HFAdapter(ModelAdapter):
     ``model`` is a name of the offline zoo, a ``tiny-<family>`` config, a local folder, or a hub id.
     ``random_weights`` builds the same architecture from its config with seeded random weights
     (the untrained twin used as a null control).
+
+    A subclass that builds its model another way overrides :meth:`build_model`; sites, hooks,
+    the logit lens and interventions come with the class.
     """
 
     backend = "hf"
@@ -62,28 +58,38 @@ class HFAdapter(ModelAdapter):
         self.random_weights = random_weights
         self.seed = seed
         self.source = ""
-        self.model, self.tokenizer = self._load(trust_remote_code, n_layers)
+        self.model, self.tokenizer = self.build_model(trust_remote_code=trust_remote_code, n_layers=n_layers)
         self.model.to(self.device).eval()
         self.map: FamilyMap = family_for(self.model.config.model_type)
         self.family = self.map.family
-        self.layers: nn.ModuleList = _submodule(self.model, self.map.layers)
+        self.layers: nn.ModuleList = submodule(self.model, self.map.layers)
         self.n_layers = len(self.layers)
         self.d_model = self.model.get_input_embeddings().embedding_dim
-        self._final_norm = _submodule(self.model, self.map.final_norm)
-        self._unembed = _submodule(self.model, self.map.unembed)
+        self._final_norm = submodule(self.model, self.map.final_norm)
+        self._unembed = submodule(self.model, self.map.unembed)
         self._softcap = getattr(self.model.config, "final_logit_softcapping", None)
 
     # -- loading -------------------------------------------------------------------------
-    def _load(self, trust_remote_code: bool, n_layers: int | None) -> tuple[nn.Module, Any]:
+    def build_model(
+        self, *, trust_remote_code: bool, n_layers: int | None
+    ) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+        """Build the causal LM and its tokenizer: the hook a subclass overrides to build them another way.
+
+        Called once by ``__init__``, after ``model_id``, ``dtype``, ``revision``, ``random_weights``
+        and ``seed`` are set; ``trust_remote_code`` and ``n_layers`` (layers of a ``tiny-*``
+        config) are the constructor's. Returns a transformers causal LM whose ``config.model_type``
+        has a family map (``__init__`` moves it to ``device`` and eval mode) and a tokenizer that
+        pads on the right with a pad token set. Sets ``self.source``, where the weights came from
+        (recorded in the provenance). :meth:`random_model` gives seeded random weights for a config.
+        """
         from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
         from mspgt_bench.models import tiny
 
-        torch_dtype = DTYPES[self.dtype]
         if self.model_id.startswith("tiny-"):
             config = tiny.tiny_config(self.model_id.removeprefix("tiny-"), n_layers)
             self.source = "tiny config (random weights)"
-            return self._from_config(config, torch_dtype), tiny.byte_tokenizer()
+            return self.random_model(config), tiny.byte_tokenizer()
         from mspgt_bench.models import zoo
 
         if self.model_id in zoo.OFFLINE_MODELS:
@@ -95,23 +101,24 @@ class HFAdapter(ModelAdapter):
         else:
             location = self.model_id
             self.source = "hub"
-        kwargs = dict(revision=self.revision, trust_remote_code=trust_remote_code)
+        kwargs = {"revision": self.revision, "trust_remote_code": trust_remote_code}
         tokenizer = AutoTokenizer.from_pretrained(location, **kwargs)
         if tokenizer.pad_token is None:
             tokenizer.pad_token = tokenizer.eos_token
         tokenizer.padding_side = "right"  # signals index the last real token as length - 1
         if self.random_weights:
             config = AutoConfig.from_pretrained(location, **kwargs)
-            return self._from_config(config, torch_dtype), tokenizer
-        model = AutoModelForCausalLM.from_pretrained(location, dtype=torch_dtype, **kwargs)
+            return self.random_model(config), tokenizer
+        model = AutoModelForCausalLM.from_pretrained(location, dtype=DTYPES[self.dtype], **kwargs)
         return model, tokenizer
 
-    def _from_config(self, config: Any, torch_dtype: torch.dtype) -> nn.Module:
+    def random_model(self, config: Any) -> PreTrainedModel:
+        """The causal LM of ``config`` with random weights drawn from ``seed``, in ``dtype`` (the global RNG is left as it was)."""
         from transformers import AutoModelForCausalLM
 
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)
-            return AutoModelForCausalLM.from_config(config, dtype=torch_dtype)
+            return AutoModelForCausalLM.from_config(config, dtype=DTYPES[self.dtype])
 
     # -- running -------------------------------------------------------------------------
     def tokenize(self, texts: list[str], stimulus_index: list[int], max_tokens: int) -> TokenBatch:
@@ -146,10 +153,11 @@ class HFAdapter(ModelAdapter):
             return None
         return AffineReadout(self._final_norm, self._unembed.weight, self._unembed.bias)
 
-    def record_residuals(self, batch: TokenBatch) -> Any:
-        from mspgt_bench.interventions.resume import record
+    def record_residuals(self, batch: TokenBatch) -> resume.ResidualCache:
+        return resume.record(self, batch)
 
-        return record(self, batch)
+    def final_resid(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+        return resume.final_resid(self, input_ids, attention_mask)
 
     # -- capture -------------------------------------------------------------------------
     @contextmanager
@@ -180,13 +188,13 @@ class HFAdapter(ModelAdapter):
         if site.kind == "resid_pre":
             return layer.register_forward_pre_hook(_store_input(site, store), with_kwargs=True)
         if site.kind == "resid_post":
-            return layer.register_forward_hook(_store_output(site, store, _first))
+            return layer.register_forward_hook(_store_output(site, store, first_tensor))
         if site.kind == "attn_out":
-            return _submodule(layer, self.map.attn_out).register_forward_hook(_store_output(site, store, _first))
+            return submodule(layer, self.map.attn_out).register_forward_hook(_store_output(site, store, first_tensor))
         if site.kind == "mlp_out":
-            return _submodule(layer, self.map.mlp_out).register_forward_hook(_store_output(site, store, _first))
+            return submodule(layer, self.map.mlp_out).register_forward_hook(_store_output(site, store, first_tensor))
         if site.kind == "attn_pattern":
-            return _submodule(layer, self.map.attention).register_forward_hook(
+            return submodule(layer, self.map.attention).register_forward_hook(
                 _store_output(site, store, _attention_probs)
             )
         raise SiteError(f"site kind {site.kind!r} is not supported by the HF adapter")
@@ -236,5 +244,3 @@ def _store_input(site: Site, store: dict[Site, torch.Tensor]) -> Callable[..., N
         store[site] = hidden.detach()
 
     return hook
-
-

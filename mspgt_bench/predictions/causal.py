@@ -15,6 +15,7 @@ import numpy as np
 from pydantic import Field
 
 from mspgt_bench.interventions.token_classes import CLASS_NAMES
+from mspgt_bench.options import Strict
 from mspgt_bench.predictions.base import (
     ConditionEffects,
     CrossModelPrediction,
@@ -24,7 +25,6 @@ from mspgt_bench.predictions.base import (
     resampled_verdict,
 )
 from mspgt_bench.stats.bootstrap import resample_indices
-from mspgt_bench.suite.schema import Strict
 
 def _segments(ctx: PredictionContext, label: str) -> list[ConditionEffects]:
     """The intervention's conditions ordered by depth (first layer)."""

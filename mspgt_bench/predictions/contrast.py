@@ -13,9 +13,9 @@ from __future__ import annotations
 import numpy as np
 from pydantic import Field, model_validator
 
+from mspgt_bench.options import Strict
 from mspgt_bench.predictions.base import Outcome, Prediction, PredictionContext
 from mspgt_bench.stats.bootstrap import bootstrap_ci
-from mspgt_bench.suite.schema import Strict
 
 
 class DepthWindow(Strict):

@@ -11,9 +11,9 @@ from __future__ import annotations
 import numpy as np
 from pydantic import Field
 
+from mspgt_bench.options import Strict
 from mspgt_bench.predictions.base import CrossModelPrediction, Outcome, PredictionContext
 from mspgt_bench.stats.bootstrap import resample_indices
-from mspgt_bench.suite.schema import Strict
 
 
 class BoundaryCV(CrossModelPrediction):

@@ -15,8 +15,8 @@ from pydantic import Field
 
 from mspgt_bench.detectors.layer_grid import per_stimulus_on_grid
 from mspgt_bench.detectors.plugins import Detection
+from mspgt_bench.options import Strict
 from mspgt_bench.predictions.base import Outcome, Prediction, PredictionContext, resampled_verdict
-from mspgt_bench.suite.schema import Strict
 
 
 class SegmentOptions(Strict):

@@ -22,10 +22,11 @@ import numpy as np
 import torch
 from pydantic import Field
 
+from mspgt_bench.capture import CapturedBatch
 from mspgt_bench.metrics.angular import block_influence_from_angle, unit, unit_angle
 from mspgt_bench.models.sites import Site
-from mspgt_bench.signals.base import CapturedBatch, PerStimulusSignal, masked_token_mean, stream_sites
-from mspgt_bench.suite.schema import Strict
+from mspgt_bench.options import Strict
+from mspgt_bench.signals.base import PerStimulusSignal, masked_token_mean, stream_sites
 
 
 class AngularDistance(PerStimulusSignal):

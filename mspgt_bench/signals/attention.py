@@ -40,10 +40,11 @@ from typing import Annotated
 import torch
 from pydantic import Field, field_validator
 
+from mspgt_bench.capture import CapturedBatch
 from mspgt_bench.metrics.attention import DEFAULT_KS, attention_stats, masked_query_mean
 from mspgt_bench.models.sites import Site, all_layers
-from mspgt_bench.signals.base import CapturedBatch, PerStimulusSignal
-from mspgt_bench.suite.schema import Strict
+from mspgt_bench.options import Strict
+from mspgt_bench.signals.base import PerStimulusSignal
 
 
 class AttentionSignal(PerStimulusSignal):

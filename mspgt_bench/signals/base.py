@@ -16,56 +16,15 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 import torch
 
-from mspgt_bench.models.base import ModelAdapter, TokenBatch
+from mspgt_bench.capture import CapturedBatch
 from mspgt_bench.models.sites import Site, all_layers
+from mspgt_bench.options import Strict
 from mspgt_bench.stats.bootstrap import bootstrap_ci
-from mspgt_bench.stimuli.base import Stimulus
-from mspgt_bench.suite.schema import Strict
-
 
 Kind = Literal["level", "change", "similarity"]
 """How a profile marks a boundary (``detectors.evidence``): ``level`` (a state of layer l) by a step,
 ``change`` (a distance across layer l) by a peak, ``similarity`` (across layer l) by a dip."""
 KINDS: tuple[Kind, ...] = ("level", "change", "similarity")
-
-
-@dataclass
-class CapturedBatch:
-    """Everything one forward pass of one stimulus batch produced."""
-
-    batch: TokenBatch
-    acts: dict[Site, torch.Tensor]
-    logits: torch.Tensor | None
-    """Output logits, or None when no signal asked for the ``logits`` site."""
-    adapter: ModelAdapter
-    stimuli: list[Stimulus] = field(default_factory=list)
-    """The stimulus of each row (text, sentence spans, passage), for signals that label tokens."""
-
-    @property
-    def mask(self) -> torch.Tensor:
-        """``[batch, tokens]`` boolean mask of real (non-padding) tokens."""
-        return self.batch.attention_mask.bool()
-
-    def stream(self) -> list[torch.Tensor]:
-        """The residual stream as ``L+1`` states: embedding output, then each layer's output."""
-        n = self.adapter.n_layers
-        return [self.acts[Site("resid_pre", 0)]] + [self.acts[Site("resid_post", layer)] for layer in range(n)]
-
-    def final_logits(self, index: torch.Tensor) -> torch.Tensor:
-        """The model's output logits at token positions ``index [batch, k]``.
-
-        Computed from the last layer's residual through the final norm and unembedding (equal to
-        the model's own logits) when the forward pass skipped them.
-        """
-        if self.logits is not None:
-            return gather_positions(self.logits, index)
-        last = self.acts[Site("resid_post", self.adapter.n_layers - 1)]
-        return self.adapter.logits_from_resid(gather_positions(last, index))
-
-    def last_token(self, states: torch.Tensor) -> torch.Tensor:
-        """``[batch, d]`` the state at each stimulus' last real token (right padding)."""
-        rows = torch.arange(states.shape[0], device=states.device)
-        return states[rows, self.batch.lengths - 1]
 
 
 def spread_positions(mask: torch.Tensor, k: int | None) -> tuple[torch.Tensor, torch.Tensor]:

@@ -59,11 +59,12 @@ import numpy as np
 import torch
 from pydantic import Field
 
+from mspgt_bench.capture import CapturedBatch
 from mspgt_bench.metrics.cka import StreamingCKA, clip_massive_dims, massive_dims
 from mspgt_bench.models.sites import Site
-from mspgt_bench.signals.base import BootstrapConfig, CapturedBatch, Profile, Signal, spread_positions, stream_sites
+from mspgt_bench.options import Strict
+from mspgt_bench.signals.base import BootstrapConfig, Profile, Signal, spread_positions, stream_sites
 from mspgt_bench.stats.bootstrap import resample_indices
-from mspgt_bench.suite.schema import Strict
 
 __all__ = ["CKASignal", "cka_from_hsic"]
 

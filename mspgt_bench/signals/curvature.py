@@ -26,8 +26,9 @@ from __future__ import annotations
 
 import torch
 
+from mspgt_bench.capture import CapturedBatch
 from mspgt_bench.metrics.curvature import trajectory_curvature
-from mspgt_bench.signals.base import CapturedBatch, StreamSignal
+from mspgt_bench.signals.base import StreamSignal
 
 
 class Curvature(StreamSignal):

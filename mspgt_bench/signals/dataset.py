@@ -68,17 +68,17 @@ import numpy as np
 import torch
 from pydantic import Field
 
+from mspgt_bench.capture import CapturedBatch
 from mspgt_bench.models.sites import Site
+from mspgt_bench.options import Strict
 from mspgt_bench.signals.base import (
     BootstrapConfig,
-    CapturedBatch,
     Profile,
     Signal,
     masked_token_mean,
     stream_sites,
 )
 from mspgt_bench.stats.bootstrap import resample_indices
-from mspgt_bench.suite.schema import Strict
 
 __all__ = ["DatasetSignal", "distinct_rows", "pool_stream", "resample_weights", "threadpools"]
 

@@ -24,8 +24,9 @@ from __future__ import annotations
 
 import torch
 
+from mspgt_bench.capture import CapturedBatch
 from mspgt_bench.metrics.geometry import anisotropy, massive_activation, residual_norm
-from mspgt_bench.signals.base import CapturedBatch, StreamSignal, masked_token_mean
+from mspgt_bench.signals.base import StreamSignal, masked_token_mean
 
 
 class Geometry(StreamSignal):

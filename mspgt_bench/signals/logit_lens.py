@@ -27,17 +27,17 @@ from __future__ import annotations
 import torch
 from pydantic import Field
 
+from mspgt_bench.capture import CapturedBatch
 from mspgt_bench.metrics.divergence import token_rank
 from mspgt_bench.metrics.next_token import ROWS_PER_CHUNK, ReferenceDistribution, read_out, softmax_stats
 from mspgt_bench.models.sites import Site, all_layers
+from mspgt_bench.options import Strict
 from mspgt_bench.signals.base import (
-    CapturedBatch,
     PerStimulusSignal,
     gather_positions,
     masked_token_mean,
     spread_positions,
 )
-from mspgt_bench.suite.schema import Strict
 
 
 class LogitLens(PerStimulusSignal):

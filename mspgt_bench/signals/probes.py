@@ -54,11 +54,11 @@ import numpy as np
 import torch
 from pydantic import Field
 
-from mspgt_bench.interventions.token_classes import token_offsets
+from mspgt_bench.capture import CapturedBatch
 from mspgt_bench.metrics.probe import ControlKind, control_labels, group_folds, ridge_probe_predictions
+from mspgt_bench.models.offsets import token_offsets
 from mspgt_bench.signals.base import (
     BootstrapConfig,
-    CapturedBatch,
     Profile,
     Signal,
     StreamPoints,

@@ -36,13 +36,14 @@ from typing import Literal
 import torch
 from pydantic import Field
 
+from mspgt_bench.capture import CapturedBatch
 from mspgt_bench.metrics.matrix_entropy import (
     numerical_rank,
     renyi_entropy_from_eigenvalues,
     singular_values,
 )
-from mspgt_bench.signals.base import CapturedBatch, StreamSignal, masked_token_mean
-from mspgt_bench.suite.schema import Strict
+from mspgt_bench.options import Strict
+from mspgt_bench.signals.base import StreamSignal, masked_token_mean
 
 
 class PromptEntropy(StreamSignal):

@@ -22,11 +22,12 @@ from typing import Literal
 import torch
 from pydantic import Field
 
+from mspgt_bench.capture import CapturedBatch
 from mspgt_bench.metrics.angular import angular_distance
-from mspgt_bench.signals.base import CapturedBatch, StreamSignal
+from mspgt_bench.options import Strict
+from mspgt_bench.signals.base import StreamSignal
 from mspgt_bench.stimuli.base import Stimulus
 from mspgt_bench.stimuli.perturb import PERTURBATIONS, replace_sentences, replace_words
-from mspgt_bench.suite.schema import Strict
 
 Perturbation = Literal["swap_adjacent_words", "replace_words", "shuffle_within_sentences", "shuffle_sentences", "replace_sentences"]
 

@@ -45,8 +45,8 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
+from mspgt_bench.options import Strict
 from mspgt_bench.stimuli.base import Stimulus, word_spans
-from mspgt_bench.suite.schema import Strict
 
 __all__ = [
     "FUNCTION_WORDS",

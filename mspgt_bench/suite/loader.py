@@ -19,7 +19,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from mspgt_bench.suite.schema import STIMULI_TAGS, Strict, Suite
+from mspgt_bench.options import Strict
+from mspgt_bench.suite.schema import STIMULI_TAGS, Suite
 
 
 @dataclass(frozen=True)

@@ -9,13 +9,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
+from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
-
-class Strict(BaseModel):
-    """Base for every schema section: unknown keys are rejected."""
-
-    model_config = ConfigDict(extra="forbid")
+from mspgt_bench.options import Strict
 
 
 class SuiteInfo(Strict):

@@ -16,9 +16,9 @@ from mspgt_bench.interventions.generation import (
     prompt_text,
     segment_edits,
 )
-from mspgt_bench.interventions.resume import Step, recompute
 from mspgt_bench.metrics.readouts import READOUT_SCALES
 from mspgt_bench.models.base import TokenBatch
+from mspgt_bench.models.resume import Step, recompute
 from mspgt_bench.signals.base import BootstrapConfig
 
 OPTIONS = GenerationOptions(max_new_tokens=8, prompt_tokens=24)

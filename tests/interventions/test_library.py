@@ -19,11 +19,11 @@ from mspgt_bench.interventions.library import (
     ResampleAblation,
     ResidualNoise,
 )
-from mspgt_bench.interventions.resume import record
 from mspgt_bench.interventions.sweep import sweep
 from mspgt_bench.metrics.angular import angular_distance, block_influence
 from mspgt_bench.models.hf import HFAdapter
-from mspgt_bench.suite.schema import Strict
+from mspgt_bench.models.resume import record
+from mspgt_bench.options import Strict
 
 
 def _context(adapter, batch, stimuli) -> BatchContext:

@@ -17,8 +17,8 @@ from mspgt_bench.interventions.library import (
     ResampleAblation,
     ResidualNoise,
 )
-from mspgt_bench.interventions.resume import Step, count_layer_calls, recompute, record
 from mspgt_bench.models.hf import HFAdapter
+from mspgt_bench.models.resume import Step, count_layer_calls, recompute, record
 
 FAMILIES = ["llama", "qwen2", "qwen3", "mistral", "gemma3", "gpt2"]
 

@@ -7,9 +7,9 @@ import statistics
 import pytest
 import torch
 
-from mspgt_bench.interventions.resume import Step, recompute, record
 from mspgt_bench.interventions.sweep import sweep
 from mspgt_bench.models.hf import HFAdapter
+from mspgt_bench.models.resume import Step, recompute, record
 from mspgt_bench.signals.base import BootstrapConfig
 
 pytestmark = pytest.mark.slow

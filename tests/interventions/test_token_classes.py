@@ -6,7 +6,6 @@ import math
 
 import torch
 
-from mspgt_bench.interventions.resume import final_resid
 from mspgt_bench.interventions.token_classes import (
     GLOBAL,
     INTERMEDIATE,
@@ -50,7 +49,7 @@ def test_context_losses_come_from_the_right_truncated_contexts(tiny_adapter):
     ids = batch.input_ids[0]
     n = len(ids)
     with torch.inference_mode():
-        logp = torch.log_softmax(adapter.logits_from_resid(final_resid(adapter, batch.input_ids)).float(), -1)[0]
+        logp = torch.log_softmax(adapter.logits_from_resid(adapter.final_resid(batch.input_ids)).float(), -1)[0]
     full = torch.full((1, n), NAN)
     full[0, 1:] = -logp[:-1].gather(-1, ids[1:, None]).squeeze(-1)
     k = 3
@@ -58,7 +57,7 @@ def test_context_losses_come_from_the_right_truncated_contexts(tiny_adapter):
 
     def fresh_loss(start: int, j: int) -> float:
         with torch.inference_mode():
-            resid = final_resid(adapter, ids[None, start:j])
+            resid = adapter.final_resid(ids[None, start:j])
             return -torch.log_softmax(adapter.logits_from_resid(resid[0, -1]).float(), -1)[ids[j]].item()
 
     assert tc.sentence[0].tolist() == [0] * 9 + [1] * (n - 9)  # "Abc def. " then "Ghi jkl mno."

@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from mspgt_bench.capture import capture_pass
-from mspgt_bench.interventions.token_classes import token_offsets, token_sentences
+from mspgt_bench.capture import CapturedBatch, capture_pass
+from mspgt_bench.interventions.token_classes import token_sentences
+from mspgt_bench.models.offsets import token_offsets
 from mspgt_bench.models.sites import Site
-from mspgt_bench.signals.base import BootstrapConfig, CapturedBatch
+from mspgt_bench.signals.base import BootstrapConfig
 from mspgt_bench.signals.probes import ScaleProbes
 from mspgt_bench.stimuli.stdlib import stdlib_prose
 

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from torch import nn
+from typing import TYPE_CHECKING, Any
 
 from mspgt_bench.hookspecs import Register, hookimpl
 from mspgt_bench.models.entries import ModelEntry
-from mspgt_bench.models.hf import DTYPES, HFAdapter
+from mspgt_bench.models.hf import HFAdapter
 from mspgt_bench.models.tiny import TINY_VOCAB, byte_tokenizer
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 __version__ = "0.1.0"
 
@@ -17,8 +18,9 @@ __version__ = "0.1.0"
 class ConfigAdapter(HFAdapter):
     """Builds ``model_type`` from the inline ``config`` with seeded random weights.
 
-    Everything else (sites, hooks, logit lens) is inherited from the HF adapter, so any
-    architecture with a family map works.
+    It overrides the HF adapter's one building hook, :meth:`~mspgt_bench.models.hf.HFAdapter.build_model`;
+    everything else (sites, hooks, logit lens, interventions) is inherited, so any architecture
+    with a family map works.
     """
 
     def __init__(
@@ -28,13 +30,15 @@ class ConfigAdapter(HFAdapter):
         self._config = dict(config or {})
         super().__init__(name or f"hf-config:{model_type}", **kwargs)
 
-    def _load(self, trust_remote_code: bool, n_layers: int | None) -> tuple[nn.Module, Any]:
+    def build_model(
+        self, *, trust_remote_code: bool, n_layers: int | None
+    ) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
         from transformers import AutoConfig
 
         settings = {"vocab_size": TINY_VOCAB, "pad_token_id": TINY_VOCAB - 1, **self._config}
         config = AutoConfig.for_model(self._model_type, **settings)
         self.source = f"inline config ({self._model_type}, random weights, seed {self.seed})"
-        return self._from_config(config, DTYPES[self.dtype]), byte_tokenizer()
+        return self.random_model(config), byte_tokenizer()
 
 
 @hookimpl

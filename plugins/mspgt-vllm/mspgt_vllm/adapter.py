@@ -31,9 +31,9 @@ from typing import Any, Literal
 import torch
 from torch import Tensor
 
-from mspgt_bench.interventions.resume import Step
 from mspgt_bench.models.base import ModelAdapter, TokenBatch
 from mspgt_bench.models.families import FamilyMap, family_for
+from mspgt_bench.models.resume import Step
 from mspgt_bench.models.sites import Site, SiteError
 from mspgt_vllm.residuals import VLLMResiduals
 from mspgt_vllm.worker import Job, close_session, open_session, unembed

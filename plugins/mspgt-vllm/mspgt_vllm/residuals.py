@@ -1,9 +1,9 @@
 """The clean pass of one batch recorded through vLLM, and interventions re-run as hooked vLLM passes.
 
 The HF backend resumes an intervention from the cached residual at the first edited layer
-(:class:`~mspgt_bench.interventions.resume.ResidualCache`). vLLM runs its decoder layers inside
+(:class:`~mspgt_bench.models.resume.ResidualCache`). vLLM runs its decoder layers inside
 the engine, so here ``resume`` runs the whole forward pass again with the same
-:class:`~mspgt_bench.interventions.resume.Step` edits applied by hooks in the worker: the layers
+:class:`~mspgt_bench.models.resume.Step` edits applied by hooks in the worker: the layers
 before the first edit recompute the recorded clean states (a deterministic float32 pass), which
 is what the HF resume reuses. Edits that run other layers at a position (swaps) and a replaced
 starting state (``hidden``) have no hook form and raise ``NotImplementedError``.
@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING
 
 from torch import Tensor
 
-from mspgt_bench.interventions.resume import Step
 from mspgt_bench.models.base import TokenBatch
+from mspgt_bench.models.resume import Step
 
 if TYPE_CHECKING:
     from mspgt_vllm.adapter import VLLMAdapter

@@ -7,7 +7,7 @@ what was captured. A vLLM decoder layer is called as ``layer(positions, hidden_s
 and returns ``(hidden_states, residual)``: the residual stream entering it is
 ``hidden_states + residual`` (just ``hidden_states`` at the first layer, where ``residual`` is
 None) and the stream leaving it is the sum of its two outputs. Edits are expressed in the padded
-layout by the core's :class:`~mspgt_bench.interventions.resume.Step` and applied to this step's
+layout by the core's :class:`~mspgt_bench.models.resume.Step` and applied to this step's
 rows through :class:`~mspgt_vllm.rows.RowMap`. An edited layer hands on ``(0, stream)``, so the
 next layer's fused add-and-norm sees exactly the edited stream.
 """
@@ -22,7 +22,8 @@ import torch
 from torch import Tensor, nn
 from torch.utils.hooks import RemovableHandle
 
-from mspgt_bench.interventions.resume import Step
+from mspgt_bench.models.modules import submodule
+from mspgt_bench.models.resume import Step
 from mspgt_vllm.rows import RowMap, match_rows
 
 __all__ = ["Job", "close_session", "open_session", "unembed"]
@@ -45,12 +46,6 @@ class Job:
     modules: dict[str, str] = field(default_factory=dict)
     """Sub-module path inside a layer for the other captured kinds, e.g. ``{"mlp_out": "mlp"}``."""
     steps: dict[int, Step] = field(default_factory=dict)
-
-
-def submodule(root: nn.Module, path: str) -> nn.Module:
-    for part in path.split("."):
-        root = getattr(root, part)
-    return root
 
 
 class Session:

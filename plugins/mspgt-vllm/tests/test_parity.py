@@ -20,8 +20,8 @@ import numpy as np
 import pytest
 import torch
 
-from mspgt_bench.interventions.resume import Step
 from mspgt_bench.interventions.sweep import sweep
+from mspgt_bench.models.resume import Step
 from mspgt_bench.models.sites import Site, SiteError
 from mspgt_bench.signals.base import BootstrapConfig
 

@@ -2,7 +2,7 @@
 
 An intervention at decoder layer ``l`` leaves layers ``< l`` untouched, so the residual stream
 entering layer ``l`` can be taken from one recorded clean pass and the forward pass resumed
-from there (MSPGT.md §4, "cheap trick"). A single-layer deletion sweep then executes
+from there (docs/operationalisation.md §4.1). A single-layer deletion sweep then executes
 ``Σ_l (L−1−l) = L(L−1)/2`` decoder layers plus one clean pass of ``L``, instead of ``L²`` for
 ``L`` full forwards.
 
@@ -20,6 +20,11 @@ executes the edits from the cached state; :func:`recompute` executes the same ed
 ordinary full forward pass through forward hooks installed by :func:`apply_steps` (the reference
 the resume must equal, and the naive baseline of ``bench/deletion_sweep.py``; generation with an
 intervention uses the same hooks).
+
+This module belongs to the model layer: :class:`Step` is how the interventions
+(:mod:`mspgt_bench.interventions`) tell any backend what to change, and recording and resuming
+are how the HF adapter executes it (``HFAdapter.record_residuals`` and ``final_resid``; the vLLM
+plugin executes the same steps in its engine).
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ import torch
 from torch import Tensor, nn
 
 from mspgt_bench.models.base import TokenBatch
+from mspgt_bench.models.modules import first_tensor, submodule
 
 __all__ = [
     "LayerCall",
@@ -50,10 +56,6 @@ Pre = Callable[[Tensor], Tensor]
 Post = Callable[[Tensor, Tensor], Tensor]
 
 
-def _first(output: Any) -> Tensor:
-    return output[0] if isinstance(output, (tuple, list)) else output
-
-
 def _replace_first(output: Any, hidden: Tensor) -> Any:
     """``output`` with its hidden state replaced, in the same structure (tensor or tuple)."""
     if isinstance(output, tuple):
@@ -63,13 +65,6 @@ def _replace_first(output: Any, hidden: Tensor) -> Any:
     return hidden
 
 
-def _submodule(root: nn.Module, path: str) -> nn.Module:
-    module = root
-    for part in path.split("."):
-        module = getattr(module, part)
-    return module
-
-
 def require_local_layers(adapter: Any, what: str) -> None:
     """Raise ``NotImplementedError`` unless ``adapter`` runs its decoder layers in this process (HF).
 
@@ -77,12 +72,14 @@ def require_local_layers(adapter: Any, what: str) -> None:
     batches (``record_residuals``); ``what`` names the operation that needs more.
     """
     if getattr(adapter, "layers", None) is None:
-        raise NotImplementedError(f"{what} needs the decoder layers in this process; the {adapter.backend!r} backend runs them elsewhere")
+        raise NotImplementedError(
+            f"{what} needs the decoder layers in this process; the {adapter.backend!r} backend runs them elsewhere"
+        )
 
 
 def _base_model(adapter: Any) -> nn.Module:
     """The decoder stack without the LM head (``model`` for Llama-likes, ``transformer`` for GPT-2)."""
-    return _submodule(adapter.model, adapter.map.layers.rsplit(".", 1)[0])
+    return submodule(adapter.model, adapter.map.layers.rsplit(".", 1)[0])
 
 
 @dataclass(frozen=True)
@@ -96,8 +93,8 @@ class LayerCall:
     def call(self, layer: nn.Module, hidden: Tensor, *, bypass_hooks: bool = False) -> Tensor:
         fn = layer.forward if bypass_hooks else layer
         if self.hidden_as_kwarg:
-            return _first(fn(*self.args, hidden_states=hidden, **self.kwargs))
-        return _first(fn(hidden, *self.args, **self.kwargs))
+            return first_tensor(fn(*self.args, hidden_states=hidden, **self.kwargs))
+        return first_tensor(fn(hidden, *self.args, **self.kwargs))
 
 
 @dataclass(frozen=True)
@@ -147,7 +144,9 @@ class ResidualCache:
         return self.calls[module].call(self.adapter.layers[module], hidden)
 
     @torch.inference_mode()
-    def resume(self, steps: Mapping[int, Step] | None = None, start: int | None = None, hidden: Tensor | None = None) -> Tensor:
+    def resume(
+        self, steps: Mapping[int, Step] | None = None, start: int | None = None, hidden: Tensor | None = None
+    ) -> Tensor:
         """The final residual (output of the last layer) with ``steps`` applied.
 
         Layers before ``start`` (default: the first edited position) are not run: the recorded
@@ -228,7 +227,7 @@ def record(
         return hook
 
     def last_hook(_module: nn.Module, _args: tuple, output: Any) -> None:
-        states[n] = _first(output).detach()
+        states[n] = first_tensor(output).detach()
 
     handles = [layer.register_forward_pre_hook(pre_hook(i), with_kwargs=True) for i, layer in enumerate(adapter.layers)]
     handles.append(adapter.layers[n - 1].register_forward_hook(last_hook))
@@ -247,15 +246,15 @@ def record(
 
 @torch.inference_mode()
 def final_resid(adapter: Any, input_ids: Tensor, attention_mask: Tensor | None = None) -> Tensor:
-    """The output of the last decoder layer (before the final norm) in a plain forward pass.
+    """The output of the last decoder layer (before the final norm) in a plain forward pass of ``adapter``'s layers.
 
-    An adapter that runs its layers elsewhere (the vLLM plugin's engine) gives its own ``final_resid``.
+    The HF adapter's ``final_resid``; callers ask the adapter (``adapter.final_resid``), so a backend
+    that runs its layers elsewhere (the vLLM plugin's engine) answers with its own.
     """
-    own = getattr(adapter, "final_resid", None)
-    if own is not None:
-        return own(input_ids, attention_mask)
     store: list[Tensor] = []
-    handle = adapter.layers[adapter.n_layers - 1].register_forward_hook(lambda _m, _a, out: store.append(_first(out)))
+    handle = adapter.layers[adapter.n_layers - 1].register_forward_hook(
+        lambda _m, _a, out: store.append(first_tensor(out))
+    )
     try:
         if attention_mask is None:
             attention_mask = torch.ones_like(input_ids)
@@ -288,12 +287,14 @@ def apply_steps(adapter: Any, steps: Mapping[int, Step], calls: list[LayerCall] 
         def hook(_module: nn.Module, args: tuple, kwargs: dict, output: Any) -> Any:
             h = args[0] if args else kwargs["hidden_states"]
             if step.modules is None:
-                out = _first(output)
+                out = first_tensor(output)
             else:
                 out = h
                 for module in step.modules:
                     if module == position:
-                        live = LayerCall(tuple(args[1:]), {k: v for k, v in kwargs.items() if k != "hidden_states"}, not args)
+                        live = LayerCall(
+                            tuple(args[1:]), {k: v for k, v in kwargs.items() if k != "hidden_states"}, not args
+                        )
                         out = live.call(adapter.layers[module], out, bypass_hooks=True)
                     else:
                         out = calls[module].call(adapter.layers[module], out, bypass_hooks=True)
