@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import statistics
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -64,18 +63,6 @@ def timed(fn: Callable[[], Any]) -> tuple[float, float, Any]:
     return time.perf_counter() - wall, time.process_time() - cpu, out
 
 
-def median_time(fn: Callable[[], Any], repeats: int, warmup: int = 0) -> tuple[float, list[float], Any]:
-    """Median wall seconds of ``repeats`` calls (after ``warmup`` untimed ones), all timings, last result."""
-    out = None
-    for _ in range(warmup):
-        out = fn()
-    times = []
-    for _ in range(max(1, repeats)):
-        wall, _cpu, out = timed(fn)
-        times.append(wall)
-    return statistics.median(times), times, out
-
-
 def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], floatfmt: str = ".3g") -> None:
     """A plain aligned text table: first column left-aligned, the others right-aligned."""
 
@@ -113,7 +100,7 @@ class SuiteSetup:
     def __init__(self, suite_path: str, model: str | None = None, limit: int | None = None, n: int | None = None,
                  observational: bool = True, adapter_args: dict | None = None) -> None:
         from mspgt_bench.plugins import registry
-        from mspgt_bench.runner import resolve_model
+        from mspgt_bench.run import resolve_model
         from mspgt_bench.signals.base import BootstrapConfig
         from mspgt_bench.suite.loader import load_suite
         from mspgt_bench.suite.schema import ModelSpec

@@ -131,7 +131,7 @@ def _validate(args: argparse.Namespace, console: Console) -> int:
 def _run(args: argparse.Namespace, console: Console) -> int:
     from mspgt_bench.corpora import condition_label
     from mspgt_bench.report import RichProgress, verdict_table
-    from mspgt_bench.runner import RunOptions, run_suite
+    from mspgt_bench.run import RunOptions, run_suite
 
     loaded = _load(args.suite, console)
     if loaded is None:

@@ -4,36 +4,36 @@ from __future__ import annotations
 
 import io
 from collections import defaultdict
+from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from mspgt_bench.results import atomic_write_bytes
-
-if TYPE_CHECKING:
-    from mspgt_bench.runner import ConditionResult
+from mspgt_bench.signals.base import Profile
 
 
-def write_profile_figures(folder: Path, results: list[ConditionResult]) -> list[Path]:
-    """One PNG per (model, signal, metric) overlaying every condition (and stimulus set) that ran."""
+def write_profile_figures(folder: Path, curves: Iterable[tuple[str, str, Profile]]) -> list[Path]:
+    """One PNG per (model, signal, metric) overlaying every curve of it.
+
+    ``curves`` are ``(model slug, curve name, profile)``; the name is the condition, with the
+    stimulus set after it when a suite has several. The PNG is ``<folder>/<model>/<signal>.<metric>.png``.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     grouped: dict[tuple[str, str, str], list] = defaultdict(list)
-    for result in results:
-        for profile in result.profiles:
-            name = result.condition + (f" · {result.stimulus_set}" if result.stimulus_set else "")
-            grouped[(result.model.slug(), profile.signal, profile.metric)].append((name, profile))
+    for model, name, profile in curves:
+        grouped[(model, profile.signal, profile.metric)].append((name, profile))
     written = []
-    for (model, signal, metric), curves in grouped.items():
+    for (model, signal, metric), lines in grouped.items():
         fig, ax = plt.subplots(figsize=(6, 3.4), dpi=110)
-        for condition, profile in curves:
+        for condition, profile in lines:
             line = ax.plot(profile.layers, profile.value, marker="o", markersize=3, label=condition)[0]
             ax.fill_between(profile.layers, profile.lo, profile.hi, alpha=0.25, color=line.get_color())
         ax.set_xlabel("layer")
         ax.set_ylabel(f"{signal}.{metric}")
-        ax.set_title(f"{model}: {signal}.{metric} (mean, {curves[0][1].n} stimuli, bootstrap CI)", fontsize=9)
+        ax.set_title(f"{model}: {signal}.{metric} (mean, {lines[0][1].n} stimuli, bootstrap CI)", fontsize=9)
         ax.legend(fontsize=8)
         ax.grid(alpha=0.3)
         fig.tight_layout()

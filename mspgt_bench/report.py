@@ -11,7 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from mspgt_bench.corpora import CORPUS_SENSITIVE
-from mspgt_bench.runner import Progress as RunProgress
+from mspgt_bench.run import Progress as RunProgress
 
 STATUS_STYLE = {"PASS": "bold green", "FAIL": "bold red", "INCONCLUSIVE": "yellow", "ERROR": "bold magenta", "SKIP": "dim"}
 

@@ -1,6 +1,6 @@
 """Typed, versioned schema of a run's ``results.json``, and the one way to read it.
 
-``mspgt-bench run`` writes ``results.json`` (``mspgt_bench.runner._write_outputs``); everything
+``mspgt-bench run`` writes ``results.json`` (``mspgt_bench.run.outputs.write_outputs``); everything
 that reads runs back (leaderboards, diffs, the published site) goes through :func:`load_results`,
 so a file that does not match this schema is rejected once, with the file and the reason, instead
 of failing later on a missing key.
@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-SCHEMA_VERSION = "1.3"
+SCHEMA_VERSION = "1.4"
 """The version of ``results.json`` this module describes (the runner writes the same string)."""
 
 Status = Literal["PASS", "FAIL", "INCONCLUSIVE", "ERROR", "SKIP"]
@@ -80,6 +80,10 @@ class ModelRun(_Section):
     timings: dict[str, float] = Field(default_factory=dict, description="Seconds per stage (load_s, capture_s, ...).")
     cached: bool | None = Field(None, description="True when the profiles came from the run's cache.")
     detector_errors: dict[str, str] = Field(default_factory=dict, description="Detector label -> why it failed.")
+    interventions_unsupported: dict[str, str] = Field(
+        default_factory=dict, description="Intervention label -> why the adapter cannot run it (its predictions SKIP)."
+    )
+    intervention_error: str | None = Field(None, description="Why the interventions failed (their predictions ERROR).")
     error: str | None = Field(None, description="Why the pass failed (its predictions are ERROR).")
     traceback: str | None = Field(None, description="Traceback of ``error``.")
 

@@ -47,10 +47,11 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 
 def write_json(path: Path, data: Any) -> None:
-    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=False, default=_jsonable) + "\n")
+    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=False, default=to_jsonable) + "\n")
 
 
-def _jsonable(value: Any) -> Any:
+def to_jsonable(value: Any) -> Any:
+    """``json.dumps``' fallback: numpy scalars and arrays as numbers and lists, paths as strings."""
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, np.ndarray):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 import yaml
@@ -12,9 +13,10 @@ from mspgt_bench.cli import main
 from mspgt_bench.corpora import corpus_agreement, flag_corpus_sensitivity
 from mspgt_bench.report import verdict_table
 from mspgt_bench.result_schema import load_results
-from mspgt_bench.runner import RunOptions, _cache_key, resolve_model, run_suite
+from mspgt_bench.run import Progress, RunOptions, run_suite
+from mspgt_bench.run.cache import profiles_stem
+from mspgt_bench.run.plan import plan_run
 from mspgt_bench.suite.loader import SuiteError, load_suite
-from mspgt_bench.suite.schema import ModelSpec
 
 from .conftest import _minimal_suite
 
@@ -98,13 +100,17 @@ def test_list_entries_are_checked_like_the_mapping(write_suite) -> None:
     assert "stimuli[1].options.max_sentence: unknown option. Did you mean 'max_sentences'?" in text
 
 
-def test_a_single_mapping_is_one_unnamed_set_with_an_unchanged_cache_key(write_suite) -> None:
+def test_a_single_mapping_is_one_unnamed_set_whose_cache_files_name_no_set(write_suite, tmp_path) -> None:
     loaded = load_suite(write_suite(_minimal_suite()))
     (only,) = loaded.suite.stimulus_sets()
     assert only.set_id is None and only is loaded.suite.stimuli
     assert "id" not in only.model_dump()  # the cache key of single-set suites does not change
-    model = resolve_model(ModelSpec(name="tiny-llama"))
-    assert _cache_key(loaded, model, "trained", only, 6, 0) == _cache_key(loaded, model, "trained", only, 6, 0)
+    ctx = plan_run(loaded, RunOptions(out=tmp_path / "run"), Progress())
+    trained = ctx.cells(ctx.models[0])[0]
+    stem = profiles_stem(ctx, trained).name
+    assert re.fullmatch(r"tiny-llama-trained-[0-9a-f]{20}", stem), stem
+    reseeded = plan_run(loaded, RunOptions(out=tmp_path / "run", seed=1), Progress())
+    assert profiles_stem(reseeded, reseeded.cells(reseeded.models[0])[0]).name != stem  # the seed is in the key
 
 
 def test_each_set_is_run_and_every_row_names_its_set(two_set_run) -> None:

@@ -10,7 +10,7 @@ import yaml
 
 from mspgt_bench import results
 from mspgt_bench.result_schema import SCHEMA_VERSION, ResultsDocument, ResultsError, load_results
-from mspgt_bench.runner import RunOptions, run_suite
+from mspgt_bench.run import RunOptions, run_suite
 from mspgt_bench.suite.loader import load_suite
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from mspgt_bench.result_schema import SCHEMA_VERSION
-from mspgt_bench.runner import RunOptions, run_suite
+from mspgt_bench.run import RunOptions, run_suite
 from mspgt_bench.suite.loader import load_suite
 
 

@@ -95,6 +95,28 @@ class Detection:
         return rows
 
 
+def resolve_segments(
+    owner: str,
+    detector: str | None,
+    n_segments: int | None,
+    fixed: list[tuple[int, int]] | None,
+    detections: dict[str, Detection],
+) -> list[tuple[int, int]]:
+    """``fixed`` segments, or those ``detector`` found on this model (its best split into ``n_segments``).
+
+    ``owner`` names the intervention or generation experiment in the error raised when the
+    detector did not run or failed on this model.
+    """
+    if detector is None:
+        return [tuple(segment) for segment in fixed or []]
+    if detector not in detections:
+        raise ValueError(
+            f"{owner!r}: segments_from names detector {detector!r}, which did not run or failed on this model "
+            f"(detectors: {', '.join(sorted(detections)) or 'none'})"
+        )
+    return [tuple(segment) for segment in detections[detector].segments(n_segments)]
+
+
 class Detector(ABC):
     """A boundary detector plugin."""
 

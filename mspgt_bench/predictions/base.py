@@ -64,8 +64,8 @@ class NotApplicableError(LookupError):
 
 
 @dataclass
-class ConditionEffects:
-    """One intervened condition's per-stimulus effects on one model (e.g. ``delete[0:7]``)."""
+class TargetEffects:
+    """One target's per-stimulus effects on one model: one intervened pass, e.g. ``delete[0:7]``."""
 
     target: str
     first_layer: int | None
@@ -86,8 +86,8 @@ class PredictionContext:
     boot: BootstrapConfig
     detections: dict[str, Detection] = field(default_factory=dict)
     detector_errors: dict[str, str] = field(default_factory=dict)
-    effects: dict[str, list[ConditionEffects]] = field(default_factory=dict)
-    """Intervention (or generation) label -> its conditions in run order, under this condition."""
+    effects: dict[str, list[TargetEffects]] = field(default_factory=dict)
+    """Intervention (or generation) label -> its targets in run order, under this condition."""
     effects_error: str | None = None
     effects_skipped: dict[str, str] = field(default_factory=dict)
     """Label -> why that intervention did not run under this condition (its predictions SKIP)."""
@@ -104,7 +104,7 @@ class PredictionContext:
             ) from None
 
 
-    def intervention(self, label: str) -> list[ConditionEffects]:
+    def intervention(self, label: str) -> list[TargetEffects]:
         """The per-stimulus effects of the suite's intervention ``label`` on this model."""
         if label in self.effects_skipped:
             raise NotApplicableError(self.effects_skipped[label])

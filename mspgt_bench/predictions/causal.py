@@ -17,17 +17,18 @@ from pydantic import Field
 from mspgt_bench.interventions.token_classes import CLASS_NAMES
 from mspgt_bench.options import Strict
 from mspgt_bench.predictions.base import (
-    ConditionEffects,
     CrossModelPrediction,
     Outcome,
     Prediction,
     PredictionContext,
+    TargetEffects,
     resampled_verdict,
 )
 from mspgt_bench.stats.bootstrap import resample_indices
 
-def _segments(ctx: PredictionContext, label: str) -> list[ConditionEffects]:
-    """The intervention's conditions ordered by depth (first layer)."""
+
+def _segments(ctx: PredictionContext, label: str) -> list[TargetEffects]:
+    """The intervention's targets ordered by depth (first layer)."""
     return sorted(ctx.intervention(label), key=lambda c: (c.first_layer is None, c.first_layer or 0))
 
 
@@ -87,26 +88,26 @@ class ScaleSpecificity(Prediction):
         scales: tuple[str, ...] = Field(CLASS_NAMES, min_length=2, description="Scales in segment order.")
         n_boot: int = Field(1000, ge=20)
 
-    def matrix_per_stimulus(self, conditions: list[ConditionEffects]) -> np.ndarray:
+    def matrix_per_stimulus(self, targets: list[TargetEffects]) -> np.ndarray:
         """``[n_stimuli, segments, scales]`` effects."""
         o = self.options
-        if len(conditions) != len(o.scales):
-            targets = ", ".join(c.target for c in conditions)
+        if len(targets) != len(o.scales):
+            labels = ", ".join(c.target for c in targets)
             raise ValueError(
-                f"intervention {o.intervention!r} has {len(conditions)} conditions ({targets}); {self.spec.id} needs "
+                f"intervention {o.intervention!r} has {len(targets)} targets ({labels}); {self.spec.id} needs "
                 f"one segment per scale ({len(o.scales)}): target it with `segments_from: <detector>` and "
                 f"`n_segments: {len(o.scales)}`"
             )
-        missing = [o.metric_prefix + s for s in o.scales if o.metric_prefix + s not in conditions[0].values]
+        missing = [o.metric_prefix + s for s in o.scales if o.metric_prefix + s not in targets[0].values]
         if missing:
             raise ValueError(f"intervention {o.intervention!r} has no metric {', '.join(missing)}")
         return np.stack(
-            [np.stack([c.values[o.metric_prefix + s] for s in o.scales], axis=-1) for c in conditions], axis=1
+            [np.stack([c.values[o.metric_prefix + s] for s in o.scales], axis=-1) for c in targets], axis=1
         )
 
     def evaluate(self, ctx: PredictionContext) -> Outcome:
-        conditions = _segments(ctx, self.options.intervention)
-        values = self.matrix_per_stimulus(conditions)
+        targets = _segments(ctx, self.options.intervention)
+        values = self.matrix_per_stimulus(targets)
         statistic = STATISTICS[self.spec.statistic]
 
         def mean_matrix(idx: np.ndarray) -> np.ndarray:
@@ -116,13 +117,13 @@ class ScaleSpecificity(Prediction):
 
         matrix = mean_matrix(np.arange(len(values)))
         details = {
-            "segments": [c.target for c in conditions],
+            "segments": [c.target for c in targets],
             "scales": list(self.options.scales),
             "matrix": matrix.round(6).tolist(),
             "interaction": double_centred_log(matrix).round(6).tolist(),
         }
         cells = zip(*np.nonzero(np.isnan(matrix)))
-        empty = [f"{conditions[s].target} × {self.options.scales[c]}" for s, c in cells]
+        empty = [f"{targets[s].target} × {self.options.scales[c]}" for s, c in cells]
         if empty:
             reason = f"no stimulus has a value for {', '.join(empty)}: the effect matrix is incomplete"
             return Outcome("INCONCLUSIVE", n=len(values), reason=reason, details=details)
@@ -189,12 +190,12 @@ class BrittlenessRatio(CrossModelPrediction):
 
     def _local_effects(self, ctx: PredictionContext) -> np.ndarray:
         o = self.options
-        conditions = _segments(ctx, o.intervention)
-        if o.segment >= len(conditions):
+        targets = _segments(ctx, o.intervention)
+        if o.segment >= len(targets):
             raise ValueError(
-                f"{ctx.model}: intervention {o.intervention!r} has {len(conditions)} conditions, no segment {o.segment}"
+                f"{ctx.model}: intervention {o.intervention!r} has {len(targets)} targets, no segment {o.segment}"
             )
-        values = conditions[o.segment].values
+        values = targets[o.segment].values
         if o.metric not in values:
             raise ValueError(f"intervention {o.intervention!r} has no metric {o.metric!r}; it has {', '.join(values)}")
         return values[o.metric]

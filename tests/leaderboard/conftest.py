@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from mspgt_bench.cli import main
-from mspgt_bench.runner import RunOptions, run_suite
+from mspgt_bench.run import RunOptions, run_suite
 from mspgt_bench.suite.loader import load_suite
 
 SUITE: dict[str, Any] = {

@@ -9,7 +9,7 @@ import pytest
 from mspgt_bench.leaderboard.board import Tally, build_leaderboard, tally
 from mspgt_bench.leaderboard.runs import MixedSuitesError, check_same_suite, load_runs, slug
 from mspgt_bench.result_schema import load_results
-from mspgt_bench.runner import ResolvedModel
+from mspgt_bench.run import ResolvedModel
 
 
 def test_rows_are_trained_models_grouped_by_family(runs):

@@ -16,7 +16,7 @@ from mspgt_bench.leaderboard.diff import diff_runs
 from mspgt_bench.leaderboard.runs import load_runs
 from mspgt_bench.leaderboard.site import publish
 from mspgt_bench.leaderboard.text import to_csv, to_json, to_markdown
-from mspgt_bench.runner import RunOptions, run_suite
+from mspgt_bench.run import RunOptions, run_suite
 from mspgt_bench.suite.loader import load_suite
 
 from .conftest import SUITE

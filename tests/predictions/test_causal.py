@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mspgt_bench.predictions.base import ConditionEffects, PredictionContext
+from mspgt_bench.predictions.base import TargetEffects, PredictionContext
 from mspgt_bench.predictions.causal import (
     BrittlenessRatio,
     ScaleSpecificity,
@@ -49,18 +49,18 @@ def test_non_positive_entries_make_the_statistic_undefined():
 def _effects(pattern: np.ndarray, n: int = 40, noise: float = 0.1, seed: int = 0, prefix: str = "delta_loss_") -> list:
     """Per-stimulus effects whose mean matrix is ``pattern`` [segments, scales], with multiplicative noise."""
     rng = np.random.default_rng(seed)
-    conditions = []
+    targets = []
     for s, (start, end) in enumerate(SEGMENTS):
         values = {
             f"{prefix}{scale}": pattern[s, c] * np.exp(rng.normal(0, noise, n)) for c, scale in enumerate(SCALES)
         }
         values["kl"] = pattern[s].mean() * np.exp(rng.normal(0, noise, n))
-        conditions.append(ConditionEffects(f"delete[{start}:{end}]", start, end - 1, values))
-    return conditions[::-1]  # run order is not depth order: the prediction must sort
+        targets.append(TargetEffects(f"delete[{start}:{end}]", start, end - 1, values))
+    return targets[::-1]  # run order is not depth order: the prediction must sort
 
 
-def _context(conditions, condition: str = "trained", model: str = "m", family: str = "llama") -> PredictionContext:
-    return PredictionContext(model, family, condition, 12, {}, BOOT, effects={"segments": conditions})
+def _context(targets, condition: str = "trained", model: str = "m", family: str = "llama") -> PredictionContext:
+    return PredictionContext(model, family, condition, 12, {}, BOOT, effects={"segments": targets})
 
 
 def _p4(statistic: str = "log_interaction") -> ScaleSpecificity:
@@ -147,8 +147,8 @@ def test_p6_skips_with_too_few_models_of_a_family():
 
 
 def test_p4_names_the_cells_with_no_value():
-    conditions = _effects(DIAGONAL)
-    conditions[0].values["delta_loss_global"][:] = np.nan  # conditions are in reverse depth order
-    outcome = _p4().evaluate(_context(conditions))
+    targets = _effects(DIAGONAL)
+    targets[0].values["delta_loss_global"][:] = np.nan  # targets are in reverse depth order
+    outcome = _p4().evaluate(_context(targets))
     assert outcome.status == "INCONCLUSIVE"
     assert "delete[9:12] × global" in outcome.reason and "incomplete" in outcome.reason

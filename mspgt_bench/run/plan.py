@@ -1,0 +1,148 @@
+"""Stage 1, plan: what a run will do, settled before any model loads.
+
+:func:`plan_run` resolves the suite's models against the zoo (an unknown name fails here, before
+anything is written), creates the run directory with the merged ``suite.yaml``, draws the
+stimulus sets and fixes the conditions. The :class:`RunContext` it returns is the one object the
+later stages read; a :class:`Cell` is one (model, condition, stimulus set), the unit that is
+profiled, intervened on and cached.
+
+Conditions: ``trained`` (the model as named) and the null controls the suite enables,
+``random_weights`` (same architecture, seeded random weights) and ``shuffled_tokens`` (same
+model, each stimulus' words shuffled).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mspgt_bench.corpora import StimulusSet, condition_label, load_sets
+from mspgt_bench.plugins import registry
+from mspgt_bench.signals.base import BootstrapConfig
+from mspgt_bench.suite.loader import LoadedSuite
+from mspgt_bench.suite.schema import ModelSpec, Suite
+
+TRAINED = "trained"
+CONTROLS = ("random_weights", "shuffled_tokens")
+
+
+@dataclass
+class RunOptions:
+    """Command-line overrides of a suite."""
+
+    out: Path | None = None
+    models: list[str] = field(default_factory=list)
+    limit: int | None = None
+    seed: int | None = None
+
+
+@dataclass
+class ResolvedModel:
+    """A suite's model spec joined with the zoo entry it names, if any."""
+
+    name: str
+    adapter: str
+    family: str | None
+    size: str | None
+    args: dict[str, Any]
+
+    def slug(self) -> str:
+        return "".join(c if c.isalnum() or c in "-_." else "_" for c in self.name)
+
+
+class Progress:
+    """Callbacks the CLI uses to draw progress; the defaults do nothing."""
+
+    def stage(self, text: str) -> None: ...
+
+    def start_batches(self, label: str, total: int) -> Callable[[int], None]:
+        return lambda _n: None
+
+    def end_batches(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """Everything the stages of one run share: the suite, where outputs go, the bootstrap, the plan."""
+
+    loaded: LoadedSuite
+    run_dir: Path
+    boot: BootstrapConfig
+    """Bootstrap settings; ``boot.seed`` is the run's seed (also of the random-weight controls)."""
+    models: list[ResolvedModel]
+    sets: list[StimulusSet]
+    conditions: list[str]
+    progress: Progress
+
+    @property
+    def suite(self) -> Suite:
+        return self.loaded.suite
+
+    @property
+    def seed(self) -> int:
+        return self.boot.seed
+
+    def cells(self, model: ResolvedModel) -> list[Cell]:
+        """The cells of one model, stimulus set by stimulus set, conditions in order."""
+        return [Cell(model, condition, stimulus_set) for stimulus_set in self.sets for condition in self.conditions]
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One model under one condition on one stimulus set: the unit that is profiled and cached."""
+
+    model: ResolvedModel
+    condition: str
+    stimulus_set: StimulusSet
+
+    @property
+    def label(self) -> str:
+        """How progress lines and errors name the cell: '<model> [<condition>, <set>]'."""
+        return condition_label(self.model.name, self.condition, self.stimulus_set.id)
+
+    @property
+    def random_weights(self) -> bool:
+        return self.condition == "random_weights"
+
+
+def resolve_model(spec: ModelSpec) -> ResolvedModel:
+    """Fill a model spec from the zoo entry of the same name (suite values win)."""
+    zoo = registry("offline_models")
+    if spec.name in zoo:
+        entry = zoo.get(spec.name)
+        adapter = spec.adapter if "adapter" in spec.model_fields_set else entry.adapter
+        return ResolvedModel(
+            spec.name, adapter, spec.family or entry.family, spec.size or entry.size, {**entry.args, **spec.args}
+        )
+    if spec.adapter == "hf" and "/" not in spec.name and not Path(spec.name).is_dir():
+        # neither a zoo name, nor a folder, nor an "org/name" hub id: most likely a typo
+        zoo.get(spec.name)
+    args = {"model": spec.name, **spec.args} if spec.adapter == "hf" else dict(spec.args)
+    return ResolvedModel(spec.name, spec.adapter, spec.family, spec.size, args)
+
+
+def plan_run(loaded: LoadedSuite, options: RunOptions, progress: Progress) -> RunContext:
+    """Resolve models, create the run directory with its ``suite.yaml``, draw the stimulus sets."""
+    suite = loaded.suite
+    seed = suite.run.seed if options.seed is None else options.seed
+    specs = [ModelSpec(name=name) for name in options.models] or suite.models
+    models = [resolve_model(spec) for spec in specs]  # an unknown model name fails here, before any write
+    run_dir = options.out or Path(suite.output.dir) / suite.suite.name
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "suite.yaml").write_text(_suite_text(loaded))
+    boot = BootstrapConfig(suite.bootstrap.n_boot, 0.95, suite.bootstrap.method, seed)
+    sets = load_sets(suite, options.limit)
+    for stimulus_set in sets:
+        progress.stage(stimulus_set.describe())
+    conditions = [TRAINED] + [c for c in CONTROLS if getattr(suite.controls, c)]
+    return RunContext(loaded, run_dir, boot, models, sets, conditions, progress)
+
+
+def _suite_text(loaded: LoadedSuite) -> str:
+    import yaml
+
+    return f"# merged from {', '.join(str(f) for f in loaded.files)}; sha256 {loaded.sha256}\n" + yaml.safe_dump(
+        loaded.data, sort_keys=False
+    )
