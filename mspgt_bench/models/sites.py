@@ -12,16 +12,13 @@ Layers are 0-based decoder-layer indices.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 LAYER_SITES = ("resid_pre", "resid_post", "attn_out", "mlp_out", "attn_pattern")
-GLOBAL_SITES = ("logits",)
-_SITE_RE = re.compile(r"^(?P<kind>[a-z_]+)(?:\[(?P<layer>-?\d+)\])?$")
 
 
 class SiteError(ValueError):
-    """A site string that is malformed or does not exist in the model."""
+    """A site of an unknown kind, outside the model, or one its backend cannot capture."""
 
 
 @dataclass(frozen=True, order=True)
@@ -33,30 +30,6 @@ class Site:
 
     def __str__(self) -> str:
         return self.kind if self.layer is None else f"{self.kind}[{self.layer}]"
-
-    @classmethod
-    def parse(cls, text: str, n_layers: int | None = None) -> Site:
-        """Parse ``"resid_post[3]"``; negative layers count from the end when ``n_layers`` is known."""
-        match = _SITE_RE.match(text.strip())
-        if not match:
-            raise SiteError(f"malformed site {text!r}; expected e.g. 'resid_post[3]' or 'logits'")
-        kind, layer = match["kind"], match["layer"]
-        if kind in GLOBAL_SITES:
-            if layer is not None:
-                raise SiteError(f"site {kind!r} takes no layer index (got {text!r})")
-            return cls(kind)
-        if kind not in LAYER_SITES:
-            known = ", ".join(LAYER_SITES + GLOBAL_SITES)
-            raise SiteError(f"unknown site kind {kind!r} in {text!r}; known kinds: {known}")
-        if layer is None:
-            raise SiteError(f"site {kind!r} needs a layer index, e.g. '{kind}[0]'")
-        index = int(layer)
-        if n_layers is not None:
-            if index < 0:
-                index += n_layers
-            if not 0 <= index < n_layers:
-                raise SiteError(f"site {text!r} is out of range: the model has layers 0..{n_layers - 1}")
-        return cls(kind, index)
 
 
 def all_layers(kind: str, n_layers: int) -> list[Site]:

@@ -99,9 +99,6 @@ def test_bad_sites_fail_fast(tiny_adapter):
     adapter = tiny_adapter("gpt2")
     with pytest.raises(SiteError, match="layers 0..3"), adapter.capture([Site("resid_post", 7)]):
         pass
-    with pytest.raises(SiteError, match="unknown site kind"):
-        Site.parse("residual[2]")
-    assert Site.parse("resid_post[-1]", n_layers=4) == Site("resid_post", 3)
 
 
 def test_random_weight_twin_is_seeded_and_differs_from_trained():
