@@ -9,6 +9,7 @@ from mspgt_bench.stimuli.base import Stimulus
 from mspgt_bench.stimuli.stdlib import stdlib_prose
 
 MODEL = "smollm2-135m"
+PLUGIN_MISSING = "the mspgt-vllm plugin is not installed here: pip install --no-deps -e plugins/mspgt-vllm"
 
 
 @pytest.fixture(scope="session")
@@ -16,9 +17,8 @@ def vllm_adapter():
     pytest.importorskip(
         "vllm", reason="vLLM is not installed here: pip install 'plugins/mspgt-vllm[cpu]' (CPU) or '[gpu]'"
     )
-    from mspgt_vllm.adapter import VLLMAdapter
-
-    adapter = VLLMAdapter(MODEL, dtype="float32", max_model_len=512)
+    adapter_module = pytest.importorskip("mspgt_vllm.adapter", reason=PLUGIN_MISSING)
+    adapter = adapter_module.VLLMAdapter(MODEL, dtype="float32", max_model_len=512)
     yield adapter
     adapter.close()
 

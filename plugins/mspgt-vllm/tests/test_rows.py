@@ -1,9 +1,14 @@
-"""Known-answer tests of the flat-row bookkeeping (no vLLM needed)."""
+"""Known-answer tests of the flat-row bookkeeping (no vLLM needed, only the plugin package)."""
 
 from __future__ import annotations
 
+import pytest
 import torch
-from mspgt_vllm.rows import match_rows, prompt_runs
+
+from .conftest import PLUGIN_MISSING
+
+rows_module = pytest.importorskip("mspgt_vllm.rows", reason=PLUGIN_MISSING)
+match_rows, prompt_runs = rows_module.match_rows, rows_module.prompt_runs
 
 PROMPTS = [[5, 6, 7], [8, 9], [5, 6, 7], [1, 2, 3, 4]]
 
