@@ -1,7 +1,7 @@
 """Generated text with and without an intervention on a layer segment, scored by read-outs (MSPGT v1).
 
 MSPGT v1 judged its scale-specific interventions by what they did to the text the model
-generates (MSPGT.md §1). For each prompt and each segment ``[a, b)``:
+generates (docs/theory.md §2). For each prompt and each segment ``[a, b)``:
 
 1. prompt: the stimulus' first ``prompt_sentences`` sentences, cut to ``prompt_tokens`` tokens;
 2. continuation: ``max_new_tokens`` tokens from HF ``generate`` with the KV cache, greedy or

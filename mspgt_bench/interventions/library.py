@@ -1,4 +1,4 @@
-"""The built-in interventions (MSPGT.md §4).
+"""The built-in interventions (docs/operationalisation.md §4.2).
 
 Notation: ``h_l`` is the residual stream entering decoder layer ``l`` (``h_0`` the embedding
 output, ``h_L`` the last layer's output), ``f_l`` the layer, ``h_{l+1} = f_l(h_l)``, and
@@ -198,7 +198,7 @@ class ResidualNoise(Intervention):
     the token (``scale: token``) or the root mean square over the stimulus' real tokens
     (``scale: stimulus``). ``ε`` is drawn per stimulus and layer from a seeded generator and
     shared across the σ sweep (common random numbers), so σ = 0 is exactly the clean model.
-    Source: MSPGT.md §4; noise-robustness probes as in Meng et al. 2022 (corruption by
+    Source: docs/operationalisation.md §4.2; noise-robustness probes as in Meng et al. 2022 (corruption by
     Gaussian noise), here at every depth.
     """
 

@@ -1,4 +1,4 @@
-"""Token classes by how much context a token needs: local, intermediate, global (MSPGT.md §2).
+"""Token classes by how much context a token needs: local, intermediate, global (docs/theory.md §4).
 
 A model-independent definition of the *scale* of a behaviour is not possible without some
 model, so we use the **clean** model under test as the oracle of predictability and ask, for
@@ -25,7 +25,7 @@ contains its last character (a token inside the whitespace between two sentences
 the earlier one). Sentence-initial tokens have ``s(j) = j``, so their sentence context equals
 the local one: they are local or global, never intermediate.
 
-This is our operationalisation (MSPGT.md §2 suggests it in words); ``k`` and ``τ`` are options.
+This is our operationalisation (docs/theory.md §4 states it in words); ``k`` and ``τ`` are options.
 """
 
 from __future__ import annotations

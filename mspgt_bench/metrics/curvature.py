@@ -9,7 +9,7 @@ is the turning angle between consecutive steps
 
 averaged over ``k``. Straight line: 0; right-angle zig-zag: π/2; full reversal: π.
 
-"No abs" (MSPGT.md §3): the Skean et al. reference code takes ``abs()`` of the **dot
+"No abs" (docs/operationalisation.md §2.4): the Skean et al. reference code takes ``abs()`` of the **dot
 product** before ``arccos``, i.e. it computes ``arccos(|cos|) = min(θ, π − θ) ∈ [0, π/2]``,
 which folds every turn sharper than 90° back onto a gentle one (a reversal scores 0, like a
 straight line). Here the signed cosine is used, so ``c_k`` spans the full ``[0, π]``.

@@ -8,7 +8,7 @@ tokens or prompts) take the linear-kernel Gram ``K = Z Zᵀ``, normalise it to u
 - α = 1 (von Neumann / Shannon): ``S₁(A) = −Σ λ_i log λ_i``;
 - α ≠ 1: ``S_α(A) = log(Σ λ_i^α) / (1 − α)``.
 
-Pitfalls avoided (both appear in reference code, see MSPGT.md §3):
+Pitfalls avoided (both appear in reference code, see docs/operationalisation.md §2.4):
 
 - one log base throughout: everything is in **nats** (natural log);
 - every α goes through the eigenvalues. A "Frobenius shortcut" such as ``−log ‖K‖_F²`` is

@@ -1,4 +1,4 @@
-"""Read-outs of a generated text at three scales (MSPGT v1's intervention measures, MSPGT.md §1).
+"""Read-outs of a generated text at three scales (MSPGT v1's intervention measures, docs/theory.md §2).
 
 MSPGT v1 reports that intervening on the local segment mostly changed lexical diversity, the
 intermediate segment sentence structure and length, the global segment discourse coherence. The

@@ -37,7 +37,7 @@ so all minibatches estimate the same quantity. ``clip_mode="zero"`` (default) re
 :meth:`CKASignal.clip_dims` lists the dimensions chosen.
 
 Profiles: ``adjacent`` and ``adjacent_clipped`` = ``CKA(x_l, x_{l+1})`` at points ``l = 0 … L−1``,
-depth ``(l + ½)/L``. The full ``[L+1, L+1]`` matrices (for similarity-block detectors) are not
+depth ``(l + ½)/L``. The full ``[L+1, L+1]`` matrices are not
 Profiles (a Profile is one series over depth): :meth:`CKASignal.matrices` returns them and
 :meth:`CKASignal.bootstrap_matrices` their bootstrap replicates.
 

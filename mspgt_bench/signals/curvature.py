@@ -10,7 +10,7 @@ Sources: Hosseini & Fedorenko 2023, "Large language models implicitly learn to s
 neural sentence trajectories"; Skean et al. 2025, "Layer by Layer: Uncovering Hidden
 Representations in Language Models".
 
-No ``abs()`` (MSPGT.md §3): the Skean et al. reference code takes the absolute value of the dot
+No ``abs()`` (docs/operationalisation.md §2.4): the Skean et al. reference code takes the absolute value of the dot
 product before ``arccos``, folding every turn sharper than 90° onto a gentle one; here the
 signed cosine is used (:func:`mspgt_bench.metrics.curvature.trajectory_curvature`).
 

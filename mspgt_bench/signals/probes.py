@@ -1,6 +1,6 @@
 """Scale probes: per-layer linear-probe selectivity for token labels at three scales (MSPGT v1).
 
-MSPGT v1 locates its segments partly by "probe accuracy per scale" (MSPGT.md §1); the paper does
+MSPGT v1 locates its segments partly by "probe accuracy per scale" (docs/theory.md §2); the paper does
 not say which probes or labels, so these are ours. At every stream state ``x_s`` a linear probe
 is trained to read one label per scale from a token's state (labels from the stimulus text
 itself, :mod:`mspgt_bench.stimuli.scale_labels`; defaults: local ``function_word``,

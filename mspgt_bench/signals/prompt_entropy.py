@@ -16,7 +16,7 @@ With the linear kernel ``K = Z Zᵀ`` normalised to unit trace, ``A = K / tr(K)`
 Sources: Giraldo, Rao & Principe 2014 (matrix-based entropy); Skean et al. 2025, "Layer by
 Layer: Uncovering Hidden Representations in Language Models" (prompt entropy and effective rank
 per layer; a mid-depth valley in autoregressive models). Pitfalls of the reference code are
-avoided (MSPGT.md §3): one log base (nats) throughout, and every α goes through the eigenvalues
+avoided (docs/operationalisation.md §2.4): one log base (nats) throughout, and every α goes through the eigenvalues
 (no Frobenius-norm shortcut). ``Z`` is used uncentred by default, as in Skean et al.
 (``center=True`` subtracts the mean over the prompt's tokens).
 

@@ -1,6 +1,6 @@
 """Scale sensitivity: how far each layer's representation moves under scale-controlled edits.
 
-For each stimulus and each perturbation p (MSPGT.md §2: local = swap adjacent words or replace
+For each stimulus and each perturbation p (docs/theory.md §4: local = swap adjacent words or replace
 words; intermediate = shuffle words within each sentence; global = shuffle or replace
 sentences), the mean-pooled state of every stream state s (x_0 = embeddings, x_s =
 ``resid_post[s-1]``; the first token is left out of the pool because it carries the attention

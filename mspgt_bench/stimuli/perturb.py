@@ -1,4 +1,4 @@
-"""Scale-controlled perturbations of a stimulus (MSPGT §2: the scale of a behaviour).
+"""Scale-controlled perturbations of a stimulus (docs/theory.md §4: the scale of a behaviour).
 
 Each perturbation destroys structure at one scale and leaves the others alone:
 
