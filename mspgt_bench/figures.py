@@ -7,7 +7,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from pathlib import Path
 
-from mspgt_bench.results import atomic_write_bytes
+from mspgt_bench.atomic import atomic_write_bytes
 from mspgt_bench.signals.base import Profile
 
 

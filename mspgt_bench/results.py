@@ -1,4 +1,4 @@
-"""Run outputs: atomic writes, the profile cache and the versioned results file.
+"""Run outputs: the profile cache and the versioned results file.
 
 Layout of a run directory::
 
@@ -15,50 +15,17 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from mspgt_bench.atomic import atomic_write_bytes, write_json
 from mspgt_bench.result_schema import SCHEMA_VERSION
 from mspgt_bench.signals.base import Profile
 
-__all__ = ["SCHEMA_VERSION", "atomic_write_bytes", "atomic_write_text", "load_profiles", "save_profiles", "write_json"]
+__all__ = ["SCHEMA_VERSION", "load_profiles", "save_profiles"]
 _ARRAYS = ("layers", "value", "lo", "hi", "depth", "per_stimulus")
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and a rename: never a half-written file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    atomic_write_bytes(path, text.encode("utf-8"))
-
-
-def write_json(path: Path, data: Any) -> None:
-    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=False, default=to_jsonable) + "\n")
-
-
-def to_jsonable(value: Any) -> Any:
-    """``json.dumps``' fallback: numpy scalars and arrays as numbers and lists, paths as strings."""
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"cannot serialise {type(value).__name__}")
 
 
 def save_profiles(stem: Path, profiles: list[Profile], meta: dict[str, Any]) -> None:

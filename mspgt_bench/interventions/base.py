@@ -23,13 +23,13 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import torch
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field
 from torch import Tensor
 
 from mspgt_bench.interventions.effects import METRICS, CleanReference
 from mspgt_bench.models.base import TokenBatch
 from mspgt_bench.models.resume import ResidualCache, Step
-from mspgt_bench.options import Strict
+from mspgt_bench.options import SegmentSource, Strict
 from mspgt_bench.stimuli.base import Stimulus
 
 __all__ = [
@@ -118,43 +118,13 @@ class Condition:
     """Where the edit sits as a fraction of depth (default: the output of the last touched layer)."""
 
 
-class TargetOptions(Strict):
+class TargetOptions(SegmentSource):
     """Which layers an intervention applies to: single layers, and/or whole segments."""
 
     layers: list[int] | None = Field(
         None,
-        description="One condition per layer (negative counts from the end). Default: every layer, unless `segments` is given.",
+        description="One target per layer (negative counts from the end). Default: every layer, unless `segments` is given.",
     )
-    segments: list[tuple[int, int]] | None = Field(
-        None, description="One condition per segment [start, end): all its layers intervened on together."
-    )
-    segments_from: str | None = Field(
-        None,
-        description="Label of a detector of the suite: one condition per segment it finds on the trained model "
-        "(resolved by the runner into `segments`).",
-    )
-    n_segments: int | None = Field(
-        None,
-        ge=2,
-        description="With `segments_from`: take the detector's best split into this many segments instead of the "
-        "number its criterion chose.",
-    )
-
-    @field_validator("segments")
-    @classmethod
-    def _ordered(cls, segments: list[tuple[int, int]] | None) -> list[tuple[int, int]] | None:
-        for start, end in segments or []:
-            if not 0 <= start < end:
-                raise ValueError(f"segment {[start, end]} must satisfy 0 <= start < end (end exclusive)")
-        return segments
-
-    @model_validator(mode="after")
-    def _one_source_of_segments(self) -> TargetOptions:
-        if self.segments_from is not None and self.segments is not None:
-            raise ValueError("give `segments` or `segments_from`, not both")
-        if self.n_segments is not None and self.segments_from is None:
-            raise ValueError("`n_segments` needs `segments_from` (the detector whose split it takes)")
-        return self
 
     def targets(self, n_layers: int) -> list[tuple[int, int]]:
         """Half-open layer ranges ``[a, b)``: ``(l, l+1)`` per single layer, then the segments."""

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from mspgt_bench.results import atomic_write_bytes
+from mspgt_bench.atomic import atomic_write_bytes
 
 __all__ = ["plot_effect_per_layer", "write_intervention_figures"]
 

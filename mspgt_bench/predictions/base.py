@@ -23,9 +23,10 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 
 from mspgt_bench.detectors.plugins import Detection
+from mspgt_bench.options import Strict
 from mspgt_bench.signals.base import BootstrapConfig, Profile
 from mspgt_bench.stats.bootstrap import resample_indices
-from mspgt_bench.suite.schema import PredictionSpec, Strict
+from mspgt_bench.suite.schema import PredictionSpec
 
 Status = Literal["PASS", "FAIL", "INCONCLUSIVE", "ERROR", "SKIP"]
 

@@ -14,12 +14,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from pydantic import BaseModel
 
+from mspgt_bench.atomic import write_json
 from mspgt_bench.corpora import set_fields
 from mspgt_bench.detectors.plugins import Detection, resolve_segments
+from mspgt_bench.interventions.generation import GenerationOptions, generation_effects
+from mspgt_bench.interventions.sweep import intervention_class, sweep
 from mspgt_bench.models.base import ModelAdapter
 from mspgt_bench.predictions.base import TargetEffects
-from mspgt_bench.results import write_json
 from mspgt_bench.run.cache import effects_path
 from mspgt_bench.run.plan import TRAINED, Cell, RunContext
 from mspgt_bench.run.profiles import AdapterPool, condition_stimuli
@@ -72,12 +75,15 @@ def cell_effects(ctx: RunContext, cell: Cell, pool: AdapterPool, detections: dic
     if not suite.interventions and not generation:
         return CellEffects()
     try:
-        specs = [_resolve_targets(spec, detections) for spec in suite.interventions]
+        specs = [_resolve_targets(spec, detections, ctx.seed) for spec in suite.interventions]
         segments = {
             g.id: resolve_segments(g.id, g.segments_from, g.n_segments, g.segments, detections) for g in generation
         }
     except ValueError as exc:
         return CellEffects(error=str(exc))
+    generation = [
+        g.model_copy(update={"options": with_run_seed(g.options, GenerationOptions, ctx.seed)}) for g in generation
+    ]
     content = {"interventions": specs, "generation": [g.model_dump() for g in generation], "segments": segments}
     path = effects_path(ctx, cell, content)
     if path.is_file():
@@ -111,15 +117,22 @@ def _runs_on(spec: GenerationSpec, cell: Cell) -> bool:
     return cell.condition == TRAINED or spec.controls
 
 
-def _resolve_targets(spec: ComponentSpec, detections: dict[str, Detection]) -> dict[str, Any]:
-    """An intervention spec (as a mapping) with ``segments_from`` replaced by the segments that detector found."""
+def with_run_seed(options: dict[str, Any], schema: type[BaseModel], seed: int) -> dict[str, Any]:
+    """``options`` with the run's seed where ``schema`` takes a ``seed`` the suite left unset, so ``--seed`` reaches it."""
+    if "seed" in schema.model_fields and "seed" not in options:
+        return {**options, "seed": seed}
+    return options
+
+
+def _resolve_targets(spec: ComponentSpec, detections: dict[str, Detection], seed: int) -> dict[str, Any]:
+    """An intervention spec as the sweep takes it: ``segments_from`` replaced by the segments that detector
+    found, and the run's seed where the plugin takes one the suite did not set."""
     dumped = spec.model_dump()
-    options = dict(dumped.get("options") or {})
+    options = with_run_seed(dict(dumped.get("options") or {}), intervention_class(spec.name).Options, seed)
     detector = options.pop("segments_from", None)
-    if detector is None:
-        return dumped
-    n_segments = options.pop("n_segments", None)
-    options["segments"] = resolve_segments(dumped.get("id") or dumped["name"], detector, n_segments, None, detections)
+    if detector is not None:
+        n_segments = options.pop("n_segments", None)
+        options["segments"] = resolve_segments(spec.label, detector, n_segments, None, detections)
     return {**dumped, "options": options}
 
 
@@ -127,8 +140,6 @@ def _sweep_effects(
     ctx: RunContext, adapter: ModelAdapter, stimuli: list[Stimulus], specs: list[dict[str, Any]], max_tokens: int
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Rows and per-stimulus records of the suite's interventions (resumed from cached residuals)."""
-    from mspgt_bench.interventions.sweep import sweep
-
     result = sweep(adapter, stimuli, specs, ctx.suite.run.batch_size, max_tokens, ctx.boot)
     records = [
         _record(label, target.label, target.layers, result.per_stimulus.get((label, target.label), {}))
@@ -151,8 +162,6 @@ def _generation_effects(
     Per prompt, each read-out ``m`` gives ``delta_<m>`` (intervened − clean) and ``abs_delta_<m>``
     (its size, for predictions that ask which read-out an intervention moves most).
     """
-    from mspgt_bench.interventions.generation import generation_effects
-
     result = generation_effects(adapter, prompts, segments, spec.options, boot)
     order = {p.id: i for i, p in enumerate(prompts)}
     values: dict[str, dict[str, np.ndarray]] = {}

@@ -13,9 +13,9 @@ from typing import Any
 import numpy as np
 
 from mspgt_bench import __version__
+from mspgt_bench.atomic import atomic_write_text, to_jsonable, write_json
 from mspgt_bench.corpora import set_fields
 from mspgt_bench.result_schema import SCHEMA_VERSION, ResultsDocument
-from mspgt_bench.results import atomic_write_text, to_jsonable, write_json
 from mspgt_bench.run.plan import TRAINED, RunContext
 from mspgt_bench.run.results import ConditionResult
 

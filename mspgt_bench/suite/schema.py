@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Discriminator, Field, Tag, field_validator, model_validator
 
-from mspgt_bench.options import Strict
+from mspgt_bench.options import SegmentSource, Strict
 
 
 class SuiteInfo(Strict):
@@ -76,9 +76,7 @@ class PredictionSpec(Strict):
     id: str = Field(description="Prediction id in results, e.g. 'P7'.")
     name: str = Field(description="Prediction plugin.")
     statistic: str = Field(description="What the plugin computes, e.g. 'mean_difference'.")
-    threshold: float | tuple[float, float] = Field(
-        description="A number, or [low, high] for direction 'within'."
-    )
+    threshold: float | tuple[float, float] = Field(description="A number, or [low, high] for direction 'within'.")
     direction: Literal["greater", "less", "within"] = Field(
         description="PASS needs the interval above / below the threshold, or inside [low, high]."
     )
@@ -117,13 +115,10 @@ class OutputSpec(Strict):
     figures: bool = True
 
 
-class GenerationSpec(Strict):
+class GenerationSpec(SegmentSource):
     """Generated continuations with and without an intervention on each segment, scored by read-outs."""
 
     id: str = Field("generation", description="Label in results and for predictions' `intervention:`.")
-    segments: list[tuple[int, int]] | None = Field(None, description="Layer ranges [start, end) intervened on.")
-    segments_from: str | None = Field(None, description="Or: a detector label whose segments are intervened on.")
-    n_segments: int | None = Field(None, ge=2, description="With segments_from: the detector's best split into this many.")
     n_prompts: int | None = Field(None, ge=2, description="Prompts used (the first n stimuli; default: all).")
     controls: bool = Field(False, description="Also generate under the null controls (costly).")
     options: dict[str, Any] = Field(
@@ -131,11 +126,9 @@ class GenerationSpec(Strict):
     )
 
     @model_validator(mode="after")
-    def _one_source_of_segments(self) -> GenerationSpec:
-        if (self.segments is None) == (self.segments_from is None):
-            raise ValueError("give exactly one of `segments` and `segments_from`")
-        if self.n_segments is not None and self.segments_from is None:
-            raise ValueError("`n_segments` needs `segments_from`")
+    def _needs_segments(self) -> GenerationSpec:
+        if self.segments is None and self.segments_from is None:
+            raise ValueError("give `segments` or `segments_from`: the segments intervened on while generating")
         return self
 
     @property
