@@ -9,12 +9,17 @@ Layout of a run directory::
     figures/           one PNG per model and signal metric
     cache/<key>.json   profiles of one (model, condition), keyed by a content hash, so a rerun
     cache/<key>.npz    recomputes nothing that already finished
+    cache/<...>-effects-<key>.json   a cell's intervention effects
+
+A cache entry that exists but cannot be read raises :class:`CacheEntryError`; the runner moves the
+file aside with :func:`set_aside` (``<name>.corrupt-<n>``) and computes the entry again.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +29,31 @@ from mspgt_bench.atomic import atomic_write_bytes, write_json
 from mspgt_bench.result_schema import SCHEMA_VERSION
 from mspgt_bench.signals.base import Profile
 
-__all__ = ["SCHEMA_VERSION", "load_profiles", "save_profiles"]
+__all__ = ["SCHEMA_VERSION", "CacheEntryError", "load_effects", "load_profiles", "save_profiles", "set_aside"]
 _ARRAYS = ("layers", "value", "lo", "hi", "depth", "per_stimulus")
+
+
+class CacheEntryError(Exception):
+    """A cache file that exists but cannot be read (truncated, corrupt, not in the expected format)."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"{path}: {reason}")
+
+    @classmethod
+    def reading(cls, path: Path, error: Exception) -> CacheEntryError:
+        """The error for ``path`` whose reading raised ``error``."""
+        return cls(path, f"{type(error).__name__}: {error}")
+
+
+def set_aside(path: Path) -> Path:
+    """Rename an unreadable cache file to ``<name>.corrupt-<n>`` (the first ``n`` free) beside it; return the new path."""
+    n = 1
+    while (aside := path.with_name(f"{path.name}.corrupt-{n}")).exists():
+        n += 1
+    os.replace(path, aside)
+    return aside
 
 
 def save_profiles(stem: Path, profiles: list[Profile], meta: dict[str, Any]) -> None:
@@ -38,7 +66,13 @@ def save_profiles(stem: Path, profiles: list[Profile], meta: dict[str, Any]) -> 
             if value is not None:
                 arrays[f"{i}.{name}"] = np.asarray(value)
         described.append(
-            {"signal": profile.signal, "metric": profile.metric, "n": profile.n, "convention": profile.convention, "kind": profile.kind}
+            {
+                "signal": profile.signal,
+                "metric": profile.metric,
+                "n": profile.n,
+                "convention": profile.convention,
+                "kind": profile.kind,
+            }
         )
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
@@ -47,22 +81,46 @@ def save_profiles(stem: Path, profiles: list[Profile], meta: dict[str, Any]) -> 
 
 
 def load_profiles(stem: Path) -> tuple[list[Profile], dict[str, Any]] | None:
-    """The cached profiles and metadata, or ``None`` when the cache entry is absent or incomplete."""
+    """The cached profiles and metadata, or ``None`` when the entry is absent or incomplete.
+
+    Raises ``CacheEntryError`` naming the ``.json`` or ``.npz`` file that exists but cannot be read.
+    """
     meta_path, array_path = stem.with_suffix(".json"), stem.with_suffix(".npz")
     if not (meta_path.is_file() and array_path.is_file()):
         return None
     try:
         stored = json.loads(meta_path.read_text())
-        if any("kind" not in info for info in stored["profiles"]):
+        described, meta = stored["profiles"], stored["meta"]
+        if any("kind" not in info for info in described):
             return None  # written before profiles declared their kind: recompute rather than guess
+    except Exception as exc:  # any failure to parse is a corrupt entry
+        raise CacheEntryError.reading(meta_path, exc) from exc
+    try:
         with np.load(array_path) as arrays:
             profiles = [
                 Profile(
                     **info,
                     **{name: arrays[f"{i}.{name}"] for name in _ARRAYS if f"{i}.{name}" in arrays},
                 )
-                for i, info in enumerate(stored["profiles"])
+                for i, info in enumerate(described)
             ]
-    except (OSError, ValueError, KeyError, TypeError):
+    except Exception as exc:  # truncated zip, bad CRC, missing or malformed arrays
+        raise CacheEntryError.reading(array_path, exc) from exc
+    return profiles, meta
+
+
+def load_effects(path: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]] | None:
+    """A cell's cached effect rows and per-stimulus records, or ``None`` when the entry is absent.
+
+    Raises ``CacheEntryError`` when the file exists but is not a readable effects entry.
+    """
+    if not path.is_file():
         return None
-    return profiles, stored["meta"]
+    try:
+        stored = json.loads(path.read_text())
+        rows, records = stored["rows"], stored["per_stimulus"]
+    except Exception as exc:  # truncated or malformed JSON
+        raise CacheEntryError.reading(path, exc) from exc
+    if not (isinstance(rows, list) and isinstance(records, list)):
+        raise CacheEntryError(path, "'rows' and 'per_stimulus' must be lists")
+    return rows, records

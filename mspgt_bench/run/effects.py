@@ -9,7 +9,6 @@ run (trained or a control); a *target* is one intervened pass inside it (``delet
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,7 +22,8 @@ from mspgt_bench.interventions.generation import GenerationOptions, generation_e
 from mspgt_bench.interventions.sweep import intervention_class, sweep
 from mspgt_bench.models.base import ModelAdapter
 from mspgt_bench.predictions.base import TargetEffects
-from mspgt_bench.run.cache import effects_path
+from mspgt_bench.results import load_effects
+from mspgt_bench.run.cache import effects_path, read_entry
 from mspgt_bench.run.plan import TRAINED, Cell, RunContext
 from mspgt_bench.run.profiles import AdapterPool, condition_stimuli
 from mspgt_bench.signals.base import BootstrapConfig
@@ -86,10 +86,10 @@ def cell_effects(ctx: RunContext, cell: Cell, pool: AdapterPool, detections: dic
     ]
     content = {"interventions": specs, "generation": [g.model_dump() for g in generation], "segments": segments}
     path = effects_path(ctx, cell, content)
-    if path.is_file():
+    cached = read_entry(ctx, cell, load_effects, path)
+    if cached is not None:
         ctx.progress.stage(f"{cell.label}: cached intervention effects reused")
-        cached = json.loads(path.read_text())
-        return CellEffects(cached["rows"], cached["per_stimulus"])
+        return CellEffects(*cached)
     try:
         adapter = pool.get(cell)
         seen = condition_stimuli(ctx, cell)

