@@ -1,12 +1,19 @@
-"""Files written whole or not at all: a temporary file in the same folder, then a rename.
+"""Safe file handling: files written whole or not at all, file names from user text, paths kept in a folder.
 
-A run killed mid-write leaves the previous file (or none), never a truncated one.
+* :func:`atomic_write_bytes` writes a temporary file in the same folder, then renames it: a run
+  killed mid-write leaves the previous file (or none), never a truncated one.
+* :func:`slug` turns an id, name or label into one safe path component.
+* :func:`inside` resolves a path and refuses it unless it lies under a given folder;
+  :func:`read_regular` reads only regular files (no symbolic links) under a folder.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
+import stat
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -44,3 +51,57 @@ def to_jsonable(value: Any) -> Any:
     if isinstance(value, Path):
         return str(value)
     raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+SLUG_MAX = 100
+"""Longest slug; a longer name keeps its start and gets a hash of the whole name appended."""
+
+
+class UnsafePathError(ValueError):
+    """A path refused: it resolves outside the folder it must stay in, or is not a regular file."""
+
+
+def slug(text: str) -> str:
+    """One safe path component for ``text`` (an id, name or label): names already safe come back unchanged.
+
+    ASCII letters, digits, ``-``, ``_`` and ``.`` are kept and every other character (``/``, ``\\``,
+    spaces, non-ASCII) becomes ``_``; leading dots become ``_`` too, so the result is never empty,
+    ``.``, ``..`` or hidden. Names over :data:`SLUG_MAX` characters are cut and end in a hash of the whole.
+    """
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", text)
+    safe = re.sub(r"^\.+", lambda dots: "_" * len(dots.group()), safe) or "_"
+    if len(safe) > SLUG_MAX:
+        digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+        safe = f"{safe[: SLUG_MAX - len(digest) - 1]}-{digest}"
+    return safe
+
+
+def inside(root: Path, path: Path) -> Path:
+    """``path`` resolved (symbolic links followed), after checking that it lies under ``root``.
+
+    Raises :class:`UnsafePathError` naming both if it does not; ``root`` itself counts as inside.
+    """
+    base = Path(root).resolve()
+    resolved = Path(path).resolve()
+    if not resolved.is_relative_to(base):
+        raise UnsafePathError(f"refusing {path}: it resolves to {resolved}, outside {base}")
+    return resolved
+
+
+def read_regular(root: Path, path: Path) -> bytes:
+    """The bytes of ``path`` if it is a regular file under ``root`` and not a symbolic link.
+
+    Raises :class:`UnsafePathError` otherwise (the final component is opened without following
+    links, so a file swapped for a link after the check is refused too).
+    """
+    inside(root, path)
+    if Path(path).is_symlink():
+        raise UnsafePathError(f"refusing {path}: it is a symbolic link")
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as exc:
+        raise UnsafePathError(f"refusing {path}: {exc.strerror}") from exc
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            raise UnsafePathError(f"refusing {path}: it is not a regular file")
+        return handle.read()

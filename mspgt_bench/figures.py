@@ -7,7 +7,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from pathlib import Path
 
-from mspgt_bench.atomic import atomic_write_bytes
+from mspgt_bench.atomic import atomic_write_bytes, inside, slug
 from mspgt_bench.signals.base import Profile
 
 
@@ -15,7 +15,8 @@ def write_profile_figures(folder: Path, curves: Iterable[tuple[str, str, Profile
     """One PNG per (model, signal, metric) overlaying every curve of it.
 
     ``curves`` are ``(model slug, curve name, profile)``; the name is the condition, with the
-    stimulus set after it when a suite has several. The PNG is ``<folder>/<model>/<signal>.<metric>.png``.
+    stimulus set after it when a suite has several. The PNG is ``<folder>/<model>/<signal>.<metric>.png``,
+    each part slugged (:func:`mspgt_bench.atomic.slug`) and the path checked to stay in ``folder``.
     """
     import matplotlib
 
@@ -40,7 +41,7 @@ def write_profile_figures(folder: Path, curves: Iterable[tuple[str, str, Profile
         buffer = io.BytesIO()
         fig.savefig(buffer, format="png")
         plt.close(fig)
-        path = folder / model / f"{signal}.{metric}.png"
+        path = inside(folder, folder / slug(model) / f"{slug(signal)}.{slug(metric)}.png")
         atomic_write_bytes(path, buffer.getvalue())
         written.append(path)
     return written

@@ -9,13 +9,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from mspgt_bench.atomic import atomic_write_bytes
+from mspgt_bench.atomic import atomic_write_bytes, inside, slug
 
 __all__ = ["plot_effect_per_layer", "write_intervention_figures"]
-
-
-def _slug(text: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in text)
 
 
 def plot_effect_per_layer(ax: Any, rows: list[dict[str, Any]], metric: str) -> None:
@@ -44,6 +40,9 @@ def write_intervention_figures(
 ) -> list[Path]:
     """One PNG per (intervention, metric) under ``folder/<model>/interventions/``; returns the paths.
 
+    File and folder names are slugged (:func:`mspgt_bench.atomic.slug`) and each path is checked
+    to stay in ``folder``.
+
     Rows are those of :func:`mspgt_bench.interventions.sweep.run_interventions`; conditions that
     touch no layer (e.g. ``trace[total]``) and the ``token_classes`` rows are not plotted.
     """
@@ -68,7 +67,8 @@ def write_intervention_figures(
         buffer = io.BytesIO()
         fig.savefig(buffer, format="png")
         plt.close(fig)
-        path = Path(folder) / _slug(model) / "interventions" / f"{_slug(intervention)}.{_slug(metric)}.png"
+        name = f"{slug(intervention)}.{slug(metric)}.png"
+        path = inside(folder, Path(folder) / slug(model) / "interventions" / name)
         atomic_write_bytes(path, buffer.getvalue())
         written.append(path)
     return written

@@ -89,7 +89,7 @@ def publish_site(paths: Sequence[Path], out: Path, allow_mixed: bool) -> int:
         return 2
     runs, problems, mixed = loaded
     try:
-        index = publish(runs, problems, out, mixed)
+        index = publish(runs, problems, out, mixed, warn=lambda line: print(f"warning: {line}", file=sys.stderr))
     except SiteError as exc:
         _error(str(exc))
         return 2

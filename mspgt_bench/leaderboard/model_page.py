@@ -2,13 +2,16 @@
 
 Files it writes next to the page (``runs/<run>/``): copies of the run's profile figures under
 ``figures/<model>/`` and its own boundary figures ``figures/<model>/boundaries.<condition>.<detector>.png``.
+Only regular files inside the run directory are copied: a symbolic link, or a file that resolves
+outside the run, is skipped, reported through ``warn`` and noted on the page.
 """
 
 from __future__ import annotations
 
-import shutil
+from collections.abc import Callable
 from pathlib import Path
 
+from mspgt_bench.atomic import UnsafePathError, read_regular
 from mspgt_bench.leaderboard import fmt
 from mspgt_bench.leaderboard.board_html import badge, verdict_cell
 from mspgt_bench.leaderboard.boundary_figure import boundary_png
@@ -20,6 +23,10 @@ BOUNDARY_COLUMNS = (
     "condition", "detector", "boundary", "layer", "depth", "interval", "within 1 layer", "boundaries", "criterion",
     "inputs",
 )  # fmt: skip
+
+
+Warn = Callable[[str], None]
+"""Receives one line per file of a run that was not published, and why."""
 
 
 def model_page_name(model: str) -> str:
@@ -148,22 +155,30 @@ def _figure(src: str, caption: str) -> str:
     return f'<figure><img src="{esc(src)}" alt="{esc(caption)}"><figcaption>{esc(caption)}</figcaption></figure>'
 
 
-def _profile_figures_section(run: Run, model: str, folder: Path) -> str:
+def _profile_figures_section(run: Run, model: str, folder: Path, warn: Warn) -> str:
     source = run.path / "figures" / slug(model)
     pngs = sorted(source.glob("*.png")) if source.is_dir() else []
     parts = ["<h2>Layer profiles</h2>"]
     if not pngs:
         parts.append('<p class="note">This run wrote no profile figures for this model (suite output.figures).</p>')
     for png in pngs:
-        shutil.copyfile(png, folder / png.name)
+        try:
+            (folder / png.name).write_bytes(read_regular(run.path, png))
+        except UnsafePathError as exc:
+            warn(f"not published: {exc}")
+            parts.append(f'<p class="note">{esc(png.name)} not published: not a regular file in the run.</p>')
+            continue
         parts.append(
             _figure(f"figures/{slug(model)}/{png.name}", f"{png.stem}: mean per layer with bootstrap interval")
         )
     return "\n".join(parts)
 
 
-def write_model_page(run: Run, model: str, run_folder: Path) -> Path:
-    """Write ``run_folder/model-<model>.html`` and its figures; return the page's path."""
+def write_model_page(run: Run, model: str, run_folder: Path, warn: Warn = lambda _line: None) -> Path:
+    """Write ``run_folder/model-<model>.html`` and its figures; return the page's path.
+
+    ``warn`` receives a line for each profile figure that was skipped (not a regular file in the run).
+    """
     figures = run_folder / "figures" / slug(model)
     figures.mkdir(parents=True, exist_ok=True)
     verdicts = [v for v in run.document.verdicts if v.model == model and v.condition == "trained"]
@@ -179,7 +194,7 @@ def write_model_page(run: Run, model: str, run_folder: Path) -> Path:
             intro,
             _verdicts_section(run, model),
             _boundaries_section(run, model, figures),
-            _profile_figures_section(run, model, figures),
+            _profile_figures_section(run, model, figures, warn),
             _provenance_section(run, model),
         ]
     )

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from mspgt_bench.atomic import slug  # the runner's rule for ``figures/<model>/``, re-exported here
 from mspgt_bench.result_schema import ResultsDocument, ResultsError, load_results
 
 
@@ -40,11 +41,6 @@ class MixedSuitesError(ValueError):
     """Runs of different suites (name, version or hash) were given without ``allow_mixed``."""
 
 
-def slug(text: str) -> str:
-    """File-name-safe form of a name: the rule the runner uses for ``figures/<model>/``."""
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in text)
-
-
 def load_runs(paths: Sequence[Path]) -> tuple[list[Run], list[RunProblem]]:
     """Read each run directory (or results file); unreadable ones become problems, in order."""
     runs: list[Run] = []
@@ -57,7 +53,7 @@ def load_runs(paths: Sequence[Path]) -> tuple[list[Run], list[RunProblem]]:
             problems.append(RunProblem(exc.path, exc.problem))
             continue
         folder = path if path.is_dir() else path.parent
-        runs.append(Run(_unique(slug(folder.resolve().name) or "run", used), folder, document))
+        runs.append(Run(_unique(slug(folder.resolve().name or "run"), used), folder, document))
     return runs, problems
 
 

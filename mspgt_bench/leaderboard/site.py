@@ -8,7 +8,9 @@ Layout (every page inlines its CSS and JS and links only to files inside the sit
     runs/<run>/model-<model>.html      verdicts, boundaries and figures of one model
     runs/<run>/figures/<model>/*.png   profile figures (copied) and boundary figures (drawn)
 
-A folder is only overwritten if an earlier ``publish`` wrote it (it holds the marker file).
+A folder is only overwritten if an earlier ``publish`` wrote it (it holds the marker file). Only
+regular files inside a run directory are copied from it (``suite.yaml``, profile figures): a
+symbolic link, or a file that resolves outside the run, is skipped and reported through ``warn``.
 """
 
 from __future__ import annotations
@@ -17,9 +19,10 @@ import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
+from mspgt_bench.atomic import UnsafePathError, read_regular
 from mspgt_bench.leaderboard.board import Leaderboard, build_leaderboard
 from mspgt_bench.leaderboard.board_html import leaderboard_html
-from mspgt_bench.leaderboard.model_page import model_page_name, write_model_page
+from mspgt_bench.leaderboard.model_page import Warn, model_page_name, write_model_page
 from mspgt_bench.leaderboard.page import definitions, esc, page
 from mspgt_bench.leaderboard.runs import Run, RunProblem
 
@@ -48,11 +51,22 @@ def _models(run: Run) -> list[str]:
     return list(dict.fromkeys(models))
 
 
-def _run_page(run: Run, folder: Path) -> None:
+def _suite_text(run: Run, warn: Warn) -> str | None:
+    """The run's ``suite.yaml``; ``None`` if it has none or it is not a regular file in the run (reported)."""
+    suite_file = run.path / "suite.yaml"
+    if not suite_file.exists() and not suite_file.is_symlink():
+        return None
+    try:
+        return read_regular(run.path, suite_file).decode("utf-8", errors="replace")
+    except UnsafePathError as exc:
+        warn(f"not published: {exc}")
+        return None
+
+
+def _run_page(run: Run, folder: Path, warn: Warn) -> None:
     doc = run.document
     prov = doc.provenance
-    suite_file = run.path / "suite.yaml"
-    suite_text = suite_file.read_text(encoding="utf-8") if suite_file.is_file() else None
+    suite_text = _suite_text(run, warn)
     if suite_text is not None:
         (folder / "suite.yaml").write_text(suite_text, encoding="utf-8")
     links = "".join(f'<li><a href="{esc(model_page_name(m))}">{esc(m)}</a></li>' for m in _models(run))
@@ -70,7 +84,7 @@ def _run_page(run: Run, folder: Path) -> None:
     body = [definitions(items), f"<h2>Models</h2><ul>{links}</ul>"]
     body.append("<h2>Suite file</h2>")
     if suite_text is None:
-        body.append('<p class="note">The run directory has no suite.yaml.</p>')
+        body.append('<p class="note">The run directory has no suite.yaml (or it is not a regular file).</p>')
     else:
         body.append(
             f'<p><a href="suite.yaml">suite.yaml</a> (the merged suite that ran)</p><pre>{esc(suite_text)}</pre>'
@@ -90,15 +104,24 @@ def _index(board: Leaderboard) -> str:
     return page(f"Leaderboard: {board.title()}", body, root="")
 
 
-def publish(runs: Sequence[Run], problems: Sequence[RunProblem], out: Path, mixed: bool = False) -> Path:
-    """Write the site for ``runs`` into ``out``; return the path of its ``index.html``."""
+def publish(
+    runs: Sequence[Run],
+    problems: Sequence[RunProblem],
+    out: Path,
+    mixed: bool = False,
+    warn: Warn = lambda _line: None,
+) -> Path:
+    """Write the site for ``runs`` into ``out``; return the path of its ``index.html``.
+
+    ``warn`` receives one line per file of a run that was skipped (a link, or not inside the run).
+    """
     _prepare(out)
     for run in runs:
         folder = out / "runs" / run.label
         folder.mkdir(parents=True, exist_ok=True)
-        _run_page(run, folder)
+        _run_page(run, folder, warn)
         for model in _models(run):
-            write_model_page(run, model, folder)
+            write_model_page(run, model, folder, warn)
     index = out / "index.html"
     index.write_text(_index(build_leaderboard(runs, problems, mixed)), encoding="utf-8")
     return index

@@ -1,25 +1,38 @@
-"""Stage 6, outputs: the tidy tables, ``results.json`` checked against its schema, CSVs and figures.
+"""Stage 6, outputs: the merged ``suite.yaml``, ``results.json`` checked against its schema, CSVs and figures.
 
 The document is validated with :class:`mspgt_bench.result_schema.ResultsDocument` before anything
-is written, so a run never leaves a ``results.json`` that ``leaderboard`` would refuse.
+is written, so a run never leaves a ``results.json`` that ``leaderboard`` would refuse. Everything
+is written into a temporary folder inside the run directory and moved into place at the end
+(:func:`mspgt_bench.run.rundir.staged_outputs`): a run that fails here leaves the previous
+outputs as they were. Ids, names and labels become file names only through
+:func:`mspgt_bench.atomic.slug`, and every path is checked to stay in the run directory.
 """
 
 from __future__ import annotations
 
 import json
 import platform
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from mspgt_bench import __version__
-from mspgt_bench.atomic import atomic_write_text, to_jsonable, write_json
+from mspgt_bench.atomic import atomic_write_text, inside, slug, to_jsonable, write_json
 from mspgt_bench.corpora import set_fields
 from mspgt_bench.result_schema import SCHEMA_VERSION, ResultsDocument
 from mspgt_bench.run.plan import TRAINED, RunContext
 from mspgt_bench.run.results import ConditionResult
+from mspgt_bench.run.rundir import staged_outputs
+from mspgt_bench.suite.loader import LoadedSuite
 
 Tables = dict[str, list[dict[str, Any]]]
+
+TABLES = ("verdicts", "boundaries", "profiles", "effects")
+"""The tidy tables, each written as ``<name>.csv``."""
+
+OUTPUTS = ("suite.yaml", *(f"{name}.csv" for name in TABLES), "figures", "results.json")
+"""Every top-level file or folder a run writes, in the order they are moved into place (results.json last)."""
 
 
 def tables(results: list[ConditionResult], verdicts: list[dict[str, Any]]) -> Tables:
@@ -37,10 +50,25 @@ def tables(results: list[ConditionResult], verdicts: list[dict[str, Any]]) -> Ta
 
 
 def write_outputs(ctx: RunContext, results: list[ConditionResult], rows: Tables, wall: float) -> None:
-    """Write ``results.json``, the CSVs and the figures the suite's ``output:`` asks for."""
-    import pandas as pd
+    """Write ``suite.yaml``, ``results.json``, the CSVs and the figures the suite's ``output:`` asks for.
 
+    All or nothing: they replace the previous run's outputs only once every one is written.
+    """
     suite = ctx.suite
+    document = _document(ctx, results, rows, wall)
+    ResultsDocument.model_validate(json.loads(json.dumps(document, default=to_jsonable)))
+    with staged_outputs(ctx.run_dir, OUTPUTS) as stage:
+        atomic_write_text(inside(stage, stage / "suite.yaml"), suite_text(ctx.loaded))
+        if "json" in suite.output.formats:
+            write_json(inside(stage, stage / "results.json"), document)
+        if "csv" in suite.output.formats:
+            _write_csvs(stage, rows)
+        if suite.output.figures:
+            _write_figures(inside(stage, stage / "figures"), results)
+
+
+def _document(ctx: RunContext, results: list[ConditionResult], rows: Tables, wall: float) -> dict[str, Any]:
+    """The ``results.json`` document: schema version, suite, provenance and the tables."""
     provenance = {
         "suite_file": str(ctx.loaded.path),
         "suite_sha256": ctx.loaded.sha256,
@@ -50,23 +78,23 @@ def write_outputs(ctx: RunContext, results: list[ConditionResult], rows: Tables,
         "wall_s": wall,
         "models": {r.key: r.meta for r in results},
     }
-    document = {"schema_version": SCHEMA_VERSION, "suite": suite.suite.model_dump(), "provenance": provenance, **rows}
-    ResultsDocument.model_validate(json.loads(json.dumps(document, default=to_jsonable)))
-    if "json" in suite.output.formats:
-        write_json(ctx.run_dir / "results.json", document)
-    if "csv" in suite.output.formats:
-        for name, table in rows.items():
-            flat = [{k: json.dumps(v) if isinstance(v, (dict, list)) else v for k, v in row.items()} for row in table]
-            atomic_write_text(ctx.run_dir / f"{name}.csv", pd.DataFrame(flat).to_csv(index=False))
-    if suite.output.figures:
-        _write_figures(ctx, results)
+    return {"schema_version": SCHEMA_VERSION, "suite": ctx.suite.suite.model_dump(), "provenance": provenance, **rows}
 
 
-def _write_figures(ctx: RunContext, results: list[ConditionResult]) -> None:
+def _write_csvs(folder: Path, rows: Tables) -> None:
+    """One ``<table>.csv`` per table; nested values (dicts, lists) as JSON text."""
+    import pandas as pd
+
+    for name, table in rows.items():
+        flat = [{k: json.dumps(v) if isinstance(v, (dict, list)) else v for k, v in row.items()} for row in table]
+        atomic_write_text(inside(folder, folder / f"{slug(name)}.csv"), pd.DataFrame(flat).to_csv(index=False))
+
+
+def _write_figures(folder: Path, results: list[ConditionResult]) -> None:
+    """Profile figures under ``folder/<model>/``; intervention figures of trained cells, per stimulus set."""
     from mspgt_bench.figures import write_profile_figures
     from mspgt_bench.interventions.figures import write_intervention_figures
 
-    folder = ctx.run_dir / "figures"
     curves = [
         (r.model.slug(), r.condition + (f" · {r.stimulus_set}" if r.stimulus_set else ""), profile)
         for r in results
@@ -75,8 +103,16 @@ def _write_figures(ctx: RunContext, results: list[ConditionResult]) -> None:
     write_profile_figures(folder, curves)
     for result in results:
         if result.effects and result.condition == TRAINED:  # the controls' effects are in effects.csv
-            where = folder / (f"set-{result.stimulus_set}" if result.stimulus_set else "")
+            where = inside(folder, folder / (f"set-{slug(result.stimulus_set)}" if result.stimulus_set else ""))
             write_intervention_figures(where, result.effects, model=result.model.slug())
+
+
+def suite_text(loaded: LoadedSuite) -> str:
+    """The merged suite as run, headed by the files it was merged from and its sha256."""
+    import yaml
+
+    header = f"# merged from {', '.join(str(f) for f in loaded.files)}; sha256 {loaded.sha256}\n"
+    return header + yaml.safe_dump(loaded.data, sort_keys=False)
 
 
 def _versions() -> dict[str, str]:

@@ -1,10 +1,12 @@
 """Stage 1, plan: what a run will do, settled before any model loads.
 
 :func:`plan_run` resolves the suite's models against the zoo (an unknown name fails here, before
-anything is written), creates the run directory with the merged ``suite.yaml``, draws the
-stimulus sets and fixes the conditions. The :class:`RunContext` it returns is the one object the
-later stages read; a :class:`Cell` is one (model, condition, stimulus set), the unit that is
-profiled, intervened on and cached.
+anything is written), creates the run directory, draws the stimulus sets and fixes the
+conditions. The merged ``suite.yaml`` is written at the end with the other outputs
+(:mod:`mspgt_bench.run.outputs`), so a failed run never leaves it beside the previous run's
+results. The :class:`RunContext` it returns is the one object the later stages read; a
+:class:`Cell` is one (model, condition, stimulus set), the unit that is profiled, intervened on
+and cached.
 
 Conditions: ``trained`` (the model as named) and the null controls the suite enables,
 ``random_weights`` (same architecture, seeded random weights) and ``shuffled_tokens`` (same
@@ -18,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mspgt_bench.atomic import inside, slug
 from mspgt_bench.corpora import StimulusSet, condition_label, load_sets
 from mspgt_bench.plugins import registry
 from mspgt_bench.signals.base import BootstrapConfig
@@ -49,7 +52,8 @@ class ResolvedModel:
     args: dict[str, Any]
 
     def slug(self) -> str:
-        return "".join(c if c.isalnum() or c in "-_." else "_" for c in self.name)
+        """The model's name as one safe file-name component (:func:`mspgt_bench.atomic.slug`)."""
+        return slug(self.name)
 
 
 class Progress:
@@ -124,14 +128,13 @@ def resolve_model(spec: ModelSpec) -> ResolvedModel:
 
 
 def plan_run(loaded: LoadedSuite, options: RunOptions, progress: Progress) -> RunContext:
-    """Resolve models, create the run directory with its ``suite.yaml``, draw the stimulus sets."""
+    """Resolve models, create the run directory, draw the stimulus sets."""
     suite = loaded.suite
     seed = suite.run.seed if options.seed is None else options.seed
     specs = [ModelSpec(name=name) for name in options.models] or suite.models
     models = [resolve_model(spec) for spec in specs]  # an unknown model name fails here, before any write
-    run_dir = options.out or Path(suite.output.dir) / suite.suite.name
+    run_dir = options.out or default_run_dir(suite)
     run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "suite.yaml").write_text(_suite_text(loaded))
     boot = BootstrapConfig(suite.bootstrap.n_boot, 0.95, suite.bootstrap.method, seed)
     sets = load_sets(suite, options.limit)
     for stimulus_set in sets:
@@ -140,9 +143,9 @@ def plan_run(loaded: LoadedSuite, options: RunOptions, progress: Progress) -> Ru
     return RunContext(loaded, run_dir, boot, models, sets, conditions, progress)
 
 
-def _suite_text(loaded: LoadedSuite) -> str:
-    import yaml
-
-    return f"# merged from {', '.join(str(f) for f in loaded.files)}; sha256 {loaded.sha256}\n" + yaml.safe_dump(
-        loaded.data, sort_keys=False
-    )
+def default_run_dir(suite: Suite) -> Path:
+    """``<output.dir>/<suite name>``, the name slugged: a suite's name cannot move its run elsewhere."""
+    parent = Path(suite.output.dir)
+    run_dir = parent / slug(suite.suite.name)
+    inside(parent, run_dir)
+    return run_dir

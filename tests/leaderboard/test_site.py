@@ -92,3 +92,28 @@ def test_boundary_figure_needs_the_detector_inputs(runs):
     assert boundary_png("tiny-llama", rows, profiles).startswith(PNG)
     assert boundary_png("tiny-llama", rows, [p for p in profiles if p.signal != "logit_lens"]).startswith(PNG)
     assert boundary_png("tiny-llama", rows, []) is None
+
+
+def test_symbolic_links_and_files_outside_the_run_are_not_published(runs, edited_copy, tmp_path, capsys):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOP-SECRET-CONTENT")
+    run = edited_copy(runs["a"], "linked", lambda _document: None)
+    figures = run / "figures" / "tiny-llama"
+    (figures / "stolen.png").symlink_to(secret)
+    (figures / "logit_lens.kl.png").unlink()
+    (figures / "logit_lens.kl.png").symlink_to(figures / "angular_distance.angular_all.png")  # a link inside the run
+    (run / "suite.yaml").unlink()
+    (run / "suite.yaml").symlink_to(secret)
+    out = tmp_path / "site"
+    assert main(["publish", str(run), "--out", str(out)]) == 0
+    published = out / "runs" / "linked"
+    assert not (published / "figures/tiny-llama/stolen.png").exists()
+    assert not (published / "figures/tiny-llama/logit_lens.kl.png").exists()
+    assert (published / "figures/tiny-llama/angular_distance.angular_all.png").read_bytes().startswith(PNG)
+    assert not (published / "suite.yaml").exists()
+    assert not any(b"TOP-SECRET" in f.read_bytes() for f in out.rglob("*") if f.is_file())
+    warnings = capsys.readouterr().err
+    assert "stolen.png" in warnings and "logit_lens.kl.png: it is a symbolic link" in warnings
+    assert "suite.yaml" in warnings and "outside" in warnings
+    page = (published / "model-tiny-llama.html").read_text()
+    assert "stolen.png not published" in page and 'src="figures/tiny-llama/stolen.png"' not in page
