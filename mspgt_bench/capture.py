@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Protocol
+from typing import Any, Protocol
 
 import torch
 
@@ -54,6 +54,63 @@ class Consumer(Protocol):
 
     def update(self, captured: CapturedBatch) -> None:
         """Reduce one captured batch into the consumer's state."""
+
+
+class Isolated:
+    """A consumer whose first exception is recorded, not raised, so the pass and the other consumers go on.
+
+    After a failure it consumes nothing more; ``error`` holds ``"<ExceptionType>: <message>"``.
+    ``call`` runs any other method of the consumer (its profiles, say) under the same guard.
+    """
+
+    def __init__(self, consumer: Any) -> None:
+        self.consumer = consumer
+        self.error: str | None = None
+
+    @classmethod
+    def build(cls, factory: Callable[..., Any], *args: Any, **kwargs: Any) -> Isolated:
+        """The consumer ``factory(*args, **kwargs)`` builds; if that raises, an ``Isolated`` that has already failed."""
+        isolated = cls(None)
+        isolated.consumer = isolated.call(lambda: factory(*args, **kwargs))
+        return isolated
+
+    def call(self, method: Callable[..., Any], *args: Any) -> Any:
+        """``method(*args)``, or None once this consumer has failed (recording a new failure)."""
+        if self.error is not None:
+            return None
+        try:
+            return method(*args)
+        except Exception as exc:  # one signal's bug must not cost the others their profiles
+            self.error = f"{type(exc).__name__}: {exc}"
+            return None
+
+    def sites(self) -> list[Site]:
+        return [] if self.error is not None else self.consumer.sites()
+
+    def update(self, captured: CapturedBatch) -> None:
+        self.call(self.consumer.update, captured)
+
+    def variants(self, stimuli: list[Stimulus]) -> dict[str, list[Stimulus]]:
+        make = getattr(self.consumer, "variants", None) if self.error is None else None
+        return {} if make is None else self.call(make, stimuli) or {}
+
+    def update_variant(self, name: str, captured: CapturedBatch) -> None:
+        self.call(self.consumer.update_variant, name, captured)
+
+
+class NonFiniteOutputError(ValueError):
+    """The model produced NaN or inf on real tokens: every number computed from it would be meaningless."""
+
+
+def check_finite(acts: dict[Site, torch.Tensor], logits: torch.Tensor | None, mask: torch.Tensor) -> None:
+    """Raise :class:`NonFiniteOutputError` naming the first site with NaN/inf at a real (unpadded) token."""
+    tensors = [("logits", logits)] if logits is not None else []
+    tensors += [(str(site), value) for site, value in acts.items()]
+    for name, value in tensors:
+        if value.dim() >= 2 and tuple(value.shape[:2]) == tuple(mask.shape):
+            value = value[mask]
+        if not bool(torch.isfinite(value).all()):
+            raise NonFiniteOutputError(f"the model produced NaN or inf at {name} on real tokens")
 
 
 def length_sorted_batches(stimuli: Sequence[Stimulus], batch_size: int) -> list[list[int]]:
@@ -106,6 +163,7 @@ def _passes(
         with adapter.capture(sites) as acts:
             logits = adapter.forward(batch, logits=Site("logits") in sites)
         calls += 1
+        check_finite(acts, logits, batch.attention_mask.bool())
         captured = CapturedBatch(batch, acts, logits, adapter, [stimuli[i] for i in indices])
         # no autograd graph through the model's weights (a read-out of [512, V] logits would keep
         # ~1.3 GiB for backward); no_grad, not inference_mode: states are edited in place later

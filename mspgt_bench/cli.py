@@ -22,12 +22,32 @@ LIST_KINDS = {
 }
 
 
+EXIT_OK = 0
+"""Every verdict decided (PASS, FAIL, INCONCLUSIVE or SKIP), or the command did what it was asked."""
+EXIT_INVALID = 1
+"""Invalid input (suite, arguments, run directory) or a file-system fault; nothing was run or written."""
+EXIT_USAGE = 2
+"""No command given (argparse also exits 2 on malformed arguments)."""
+EXIT_SOME_ERROR = 3
+"""The run finished and wrote its outputs, but some verdict is ERROR (a model, signal or plugin failed)."""
+EXIT_INTERRUPTED = 130
+"""Interrupted (Ctrl-C); cells already finished stay cached, so rerunning resumes."""
+
+EXIT_CODES = f"""exit status: {EXIT_OK} all decided, {EXIT_SOME_ERROR} some verdict is ERROR, {EXIT_INVALID} invalid input or a
+file-system fault, {EXIT_USAGE} usage, {EXIT_INTERRUPTED} interrupted"""
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="mspgt-bench", description="Test MSPGT's predictions on language models.")
+    parser = argparse.ArgumentParser(
+        prog="mspgt-bench",
+        description="Test MSPGT's predictions on language models.",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     sub = parser.add_subparsers(dest="command")
 
-    run = sub.add_parser("run", help="run a suite and print its verdict table")
+    run = sub.add_parser("run", help="run a suite and print its verdict table", epilog=EXIT_CODES)
     run.add_argument("suite", type=Path)
     run.add_argument("--model", action="append", default=[], metavar="NAME", help="run this model instead of the suite's (repeatable)")
     run.add_argument("--out", type=Path, help="run directory (default: <output.dir>/<suite name>)")
@@ -88,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         from mspgt_bench import __version__
 
         console.print(__version__)
-        return 0
+        return EXIT_OK
     handlers = {
         "run": _run,
         "validate": _validate,
@@ -101,8 +121,22 @@ def main(argv: list[str] | None = None) -> int:
     }
     if args.command is None:
         _parser().print_help()
-        return 2
-    return handlers[args.command](args, console)
+        return EXIT_USAGE
+    try:
+        return handlers[args.command](args, console)
+    except KeyboardInterrupt:
+        _error("interrupted; cells that finished are cached in the run directory, so rerunning resumes")
+        return EXIT_INTERRUPTED
+    except OSError as exc:  # disk full, read-only or missing folder, permissions: one line, not a traceback
+        where = f"{exc.filename}: " if exc.filename else ""
+        _error(f"{where}{exc.strerror or exc}")
+        return EXIT_INVALID
+
+
+
+def _error(message: str) -> None:
+    """One ``error:`` line on stderr; the message is printed as text, never read as markup."""
+    Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {escape(message)}", highlight=False)
 
 
 def _load(path: Path, console: Console):
@@ -111,21 +145,21 @@ def _load(path: Path, console: Console):
     try:
         return load_suite(path)
     except SuiteError as exc:
-        Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {exc}", highlight=False)
+        _error(str(exc))
         return None
 
 
 def _validate(args: argparse.Namespace, console: Console) -> int:
     loaded = _load(args.suite, console)
     if loaded is None:
-        return 1
+        return EXIT_INVALID
     suite = loaded.suite
     console.print(
         f"[green]valid[/]: {args.suite} — suite {suite.suite.name!r} v{suite.suite.version}, "
         f"{len(suite.models)} model(s), {len(suite.signals)} signal(s), {len(suite.predictions)} prediction(s); "
         f"sha256 {loaded.sha256[:12]}"
     )
-    return 0
+    return EXIT_OK
 
 
 def _run(args: argparse.Namespace, console: Console) -> int:
@@ -135,24 +169,33 @@ def _run(args: argparse.Namespace, console: Console) -> int:
 
     loaded = _load(args.suite, console)
     if loaded is None:
-        return 1
+        return EXIT_INVALID
+    from mspgt_bench.atomic import UnsafePathError
     from mspgt_bench.registry import UnknownComponentError
+    from mspgt_bench.run.rundir import RunDirBusyError
 
     options = RunOptions(out=args.out, models=args.model, limit=args.limit, seed=args.seed)
     try:
         result = run_suite(loaded, options, RichProgress(console))
     except UnknownComponentError as exc:
         hint = " (a hub model is written 'org/name'; a local model is a folder)" if exc.kind == "offline_models" else ""
-        Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {exc}{hint}", highlight=False)
-        return 1
+        _error(f"{exc}{hint}")
+        return EXIT_INVALID
+    except (RunDirBusyError, UnsafePathError) as exc:
+        _error(str(exc))
+        return EXIT_INVALID
     console.print(verdict_table(result.verdict_rows, f"{loaded.suite.suite.name}: verdicts"))
     _print_corpus_summary(result.verdict_rows, console)
     errors = [r for r in result.results if "error" in r.meta]
     for r in errors:
         where = condition_label(r.model.name, r.condition, r.stimulus_set)
         console.print(f"[bold magenta]ERROR[/] {escape(where)}: {escape(r.meta['error'])}")
-    console.print(f"results: {result.run_dir}  (wall time {result.wall_s:.1f} s)")
-    return 0
+    console.print(f"results: {escape(str(result.run_dir))}  (wall time {result.wall_s:.1f} s)")
+    errored = sum(row["status"] == "ERROR" for row in result.verdict_rows)
+    if errored:
+        console.print(f"[bold magenta]{errored} verdict(s) are ERROR[/] (exit status {EXIT_SOME_ERROR}); the reasons are in verdicts.csv")
+        return EXIT_SOME_ERROR
+    return EXIT_OK
 
 
 def _print_corpus_summary(rows: list[dict], console: Console) -> None:
@@ -178,14 +221,16 @@ def _plugins(args: argparse.Namespace, console: Console) -> int:
     infos = loaded_plugins()
     if args.json:
         print(json.dumps([info.__dict__ for info in infos], indent=2))
-        return 0
+        return EXIT_OK
     table = Table(title="loaded plugins")
-    for column in ("name", "version", "hooks"):
+    for column in ("name", "version", "hooks", "status"):
         table.add_column(column)
     for info in infos:
-        table.add_row(info.name + (" (built-in)" if info.builtin else ""), info.version, ", ".join(info.hooks))
+        status = "ok" if info.failed is None else f"failed: {info.failed}"
+        name = info.name + (" (built-in)" if info.builtin else "")
+        table.add_row(escape(name), escape(info.version), ", ".join(info.hooks), escape(status))
     console.print(table)
-    return 0
+    return EXIT_OK
 
 
 def _summary(obj: object) -> str:
@@ -221,7 +266,7 @@ def _list(args: argparse.Namespace, console: Console) -> int:
     if not len(reg):
         console.print(f"no {args.kind} registered yet")
     console.print(table)
-    return 0
+    return EXIT_OK
 
 
 def _models(args: argparse.Namespace, console: Console) -> int:
@@ -230,10 +275,10 @@ def _models(args: argparse.Namespace, console: Console) -> int:
     try:
         path = zoo.fetch(args.name, force=args.force, log=lambda msg: console.print(f"[dim]•[/dim] {msg}"))
     except (KeyError, zoo.ZooError) as exc:
-        Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {exc}", highlight=False)
-        return 1
+        _error(str(exc))
+        return EXIT_INVALID
     console.print(f"[green]ready[/]: {args.name} -> {path}")
-    return 0
+    return EXIT_OK
 
 
 def _leaderboard(args: argparse.Namespace, console: Console) -> int:

@@ -16,13 +16,13 @@ order their ``mspgt_bench`` entry points are found (``MSPGT_LOAD_PLUGINS=a,b`` k
 an entry point whose plugin name is already taken is skipped).
 
 Names: ``name`` is what suites and ``--model`` write. Names are unique per kind (the same name
-may serve two kinds, e.g. a signal and a detector). There is no override and no precedence: a
-second ``register`` of a name already taken in that kind, by another plugin or by the same one,
-raises ``mspgt_bench.registry.DuplicateComponentError`` (a ``ValueError``) naming the kind, the
-name, and both plugins, the earlier one first. It is raised at that first registry read, so
-``run``, ``validate`` and ``list`` fail until one of the plugins renames its component or is
-left out with ``MSPGT_LOAD_PLUGINS``; ``mspgt-bench plugins`` reads no registry and still lists
-what is loaded. An unknown name asked of a registry raises ``UnknownComponentError`` with the
+may serve two kinds, e.g. a signal and a detector). There is no override and no precedence:
+plugins are taken whole, in the order above, and a plugin that registers a name already taken
+in that kind (by an earlier plugin or by itself), or whose hook raises, is left out entirely:
+none of its components are registered, stderr says why once, and ``mspgt-bench plugins`` lists
+it as failed with the reason (``DuplicateComponentError``'s message for a duplicate). The other
+plugins, the built-in one included, keep working. An entry point that fails to import is left
+out the same way. An unknown name asked of a registry raises ``UnknownComponentError`` with the
 closest registered names.
 
 Options: a component class whose ``Options`` derives from ``mspgt_bench.options.Strict`` has a

@@ -63,12 +63,18 @@ class Registry(Generic[T]):
             other = self._entries[name].plugin
             raise DuplicateComponentError(
                 f"{self.kind[:-1]} {name!r} registered twice: by plugin {other!r} and by {plugin!r}. "
-                "Rename one of them or restrict loaded plugins with MSPGT_LOAD_PLUGINS."
+                "The later plugin is left out; rename its component, or choose plugins with MSPGT_LOAD_PLUGINS."
             )
         self._entries[name] = Entry(name, obj, plugin)
 
     def get(self, name: str) -> T:
         return self.entry(name).obj
+
+    def copy(self) -> Registry[T]:
+        """A registry with the same entries, to try a plugin's registrations on."""
+        other: Registry[T] = Registry(self.kind)
+        other._entries = dict(self._entries)
+        return other
 
     def entry(self, name: str) -> Entry[T]:
         try:
@@ -89,18 +95,35 @@ class Registry(Generic[T]):
         return len(self._entries)
 
 
-def registries_from(hook_caller: Any, plugin_of: dict[int, str]) -> dict[str, Registry[Any]]:
-    """Fill one registry per kind by calling each ``register_<kind>`` hook implementation.
+def registries_from(hook_caller: Any, plugin_of: dict[int, str]) -> tuple[dict[str, Registry[Any]], dict[str, str]]:
+    """Fill one registry per kind from the ``register_<kind>`` hooks; return them and the plugins left out.
 
-    ``plugin_of`` maps ``id(hookimpl.plugin)`` to the plugin's name, so each entry records who
-    registered it.
+    Each plugin is taken whole, in hook order (the built-in plugin first): its registrations of
+    every kind are collected, then added together. A plugin whose hook raises, or that registers
+    a name already taken in that kind (by an earlier plugin or by itself), is left out entirely,
+    so a broken plugin costs only its own components; ``failures`` maps it to the reason.
+    ``plugin_of`` maps ``id(hookimpl.plugin)`` to the plugin's name.
     """
-    out: dict[str, Registry[Any]] = {}
+    staged: dict[str, list[tuple[str, str, Any]]] = {}
+    failures: dict[str, str] = {}
     for kind in KINDS:
-        registry: Registry[Any] = Registry(kind)
-        hook = getattr(hook_caller, f"register_{kind}")
-        for impl in hook.get_hookimpls():
+        for impl in getattr(hook_caller, f"register_{kind}").get_hookimpls():
             plugin = plugin_of.get(id(impl.plugin), impl.plugin_name)
-            impl.function(lambda name, obj, _p=plugin, _r=registry: _r.add(name, obj, _p))
-        out[kind] = registry
-    return out
+            found = staged.setdefault(plugin, [])
+            try:
+                impl.function(lambda name, obj, _k=kind, _f=found: _f.append((_k, name, obj)))
+            except Exception as exc:  # a plugin's own bug: reported, and the plugin is left out
+                failures.setdefault(plugin, f"register_{kind} raised {type(exc).__name__}: {exc}")
+    registries: dict[str, Registry[Any]] = {kind: Registry(kind) for kind in KINDS}
+    for plugin, registrations in staged.items():
+        if plugin in failures:
+            continue
+        trial = {kind: registry.copy() for kind, registry in registries.items()}
+        try:
+            for kind, name, obj in registrations:
+                trial[kind].add(name, obj, plugin)
+        except DuplicateComponentError as exc:
+            failures[plugin] = str(exc)
+            continue
+        registries = trial
+    return registries, failures

@@ -80,6 +80,9 @@ class ModelRun(_Section):
     timings: dict[str, float] = Field(default_factory=dict, description="Seconds per stage (load_s, capture_s, ...).")
     cached: bool | None = Field(None, description="True when the profiles came from the run's cache.")
     detector_errors: dict[str, str] = Field(default_factory=dict, description="Detector label -> why it failed.")
+    signal_errors: dict[str, str] = Field(
+        default_factory=dict, description="Signal label -> why it failed (only predictions reading it are ERROR)."
+    )
     interventions_unsupported: dict[str, str] = Field(
         default_factory=dict, description="Intervention label -> why the adapter cannot run it (its predictions SKIP)."
     )

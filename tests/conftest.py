@@ -11,6 +11,22 @@ import yaml
 from mspgt_bench.models.hf import HFAdapter
 
 
+@pytest.fixture(autouse=True)
+def _results_files_read_back(request: pytest.FixtureRequest):
+    """After each test, every ``results.json`` left in its temporary folder must load through the schema.
+
+    A test that writes a malformed one on purpose is marked ``writes_bad_results``.
+    """
+    checked = "tmp_path" in request.fixturenames and not request.node.get_closest_marker("writes_bad_results")
+    folder = request.getfixturevalue("tmp_path") if checked else None  # set up now, so torn down after this check
+    yield
+    if folder is not None:
+        from mspgt_bench.result_schema import load_results
+
+        for path in folder.rglob("results.json"):
+            load_results(path)
+
+
 @pytest.fixture(scope="session")
 def tiny_adapter() -> Callable[[str], HFAdapter]:
     """A cached loader of ``tiny-<family>`` adapters (loading is the slow part of small tests)."""

@@ -41,3 +41,42 @@ def test_a_misspelt_model_name_is_refused_before_anything_is_written(write_suite
     assert main(["run", str(write_suite(minimal_suite())), "--model", "smollm2-13m", "--out", str(out)]) == 1
     assert "Did you mean 'smollm2-135m'" in capsys.readouterr().err  # (or a plugin's near name too)
     assert not out.exists()
+
+
+def test_a_run_with_an_error_verdict_exits_3(write_suite, minimal_suite, tmp_path, capsys):
+    suite = minimal_suite()
+    suite["predictions"][0]["options"]["profile"] = "logit_lens.nothing"
+    assert main(["run", str(write_suite(suite)), "--out", str(tmp_path / "r"), "--limit", "4"]) == 3
+    assert "1 verdict(s) are ERROR" in capsys.readouterr().out
+    assert (tmp_path / "r" / "verdicts.csv").is_file()  # the outputs are written all the same
+
+
+def test_an_out_that_is_a_file_is_one_error_line(write_suite, minimal_suite, tmp_path, capsys):
+    taken = tmp_path / "taken"
+    taken.write_text("not a folder")
+    assert main(["run", str(write_suite(minimal_suite())), "--out", str(taken), "--limit", "4"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and str(taken) in err and "Traceback" not in err
+    assert taken.read_text() == "not a folder"
+
+
+def test_markup_in_user_text_is_printed_as_text(write_suite, minimal_suite, tmp_path, capsys):
+    suite = minimal_suite(models=[{"name": "tiny-llama", "family": "[/bold][trained]"}])
+    assert main(["run", str(write_suite(suite)), "--out", str(tmp_path / "r"), "--limit", "4"]) == 0
+    assert "[/bold][trained]" in capsys.readouterr().out
+
+
+def test_ctrl_c_exits_130_with_one_line(write_suite, minimal_suite, tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "mspgt_bench.cli", "run", str(write_suite(minimal_suite())), "--out", str(tmp_path / "r")]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for line in process.stdout:  # interrupt once the run is under way, not while Python starts
+        if "loading" in line:
+            break
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err
+    assert "interrupted" in err and "Traceback" not in err

@@ -79,3 +79,31 @@ def test_allow_list_excludes_plugins_not_named(installed_example):
     assert names == ["mspgt_bench.builtin"]
     unknown = _cli(["list", "adapters"], installed_example, MSPGT_LOAD_PLUGINS="")
     assert "hf-config" not in unknown.stdout
+
+
+def _distribution(root: Path, name: str, source: str) -> None:
+    """A real installed distribution (module + dist-info with an mspgt_bench entry point) under ``root``."""
+    (root / f"{name}.py").write_text(source)
+    info = root / f"{name}-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text(f"[mspgt_bench]\n{name} = {name}\n")
+
+
+HOOK = "from mspgt_bench.hookspecs import hookimpl\n\n@hookimpl\ndef register_signals(register):\n"
+
+
+def test_broken_plugins_are_left_out_and_reported_and_the_tool_works(tmp_path):
+    _distribution(tmp_path, "raising_plugin", HOOK + "    raise RuntimeError('broken on purpose')\n")
+    _distribution(tmp_path, "duplicate_plugin", HOOK + "    register('own_signal', object)\n    register('logit_lens', object)\n")
+    _distribution(tmp_path, "unimportable_plugin", "raise ImportError('a missing dependency')\n")
+    listed = json.loads(_cli(["plugins", "--json"], tmp_path).stdout)
+    failed = {p["name"]: p["failed"] for p in listed}
+    assert failed["mspgt_bench.builtin"] is None
+    assert "register_signals raised RuntimeError: broken on purpose" in failed["raising_plugin"]
+    assert "'logit_lens' registered twice" in failed["duplicate_plugin"]
+    assert "a missing dependency" in failed["unimportable_plugin"]
+    listing = _cli(["list", "signals"], tmp_path)
+    assert listing.returncode == 0, listing.stderr
+    assert "logit_lens" in listing.stdout and "own_signal" not in listing.stdout  # left out whole
+    assert listing.stderr.count("mspgt-bench: plugin ") == 3 and "Traceback" not in listing.stderr

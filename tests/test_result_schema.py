@@ -83,6 +83,7 @@ def test_missing_file_names_it(tmp_path):
         load_results(tmp_path / "nowhere")
 
 
+@pytest.mark.writes_bad_results
 def test_corrupt_json_names_the_file_and_the_position(tmp_path, run_dir):
     text = (run_dir / "results.json").read_text()
     path = _write(tmp_path, text[: len(text) // 2])
@@ -92,6 +93,7 @@ def test_corrupt_json_names_the_file_and_the_position(tmp_path, run_dir):
     assert message.startswith(f"{path}: not valid JSON (line ")
 
 
+@pytest.mark.writes_bad_results
 def test_missing_key_names_the_file_and_the_key(tmp_path, run_dir):
     document = json.loads((run_dir / "results.json").read_text())
     del document["provenance"]["suite_sha256"]
@@ -108,6 +110,7 @@ def test_missing_key_names_the_file_and_the_key(tmp_path, run_dir):
     ("version", "expected"),
     [("2.0", "is not supported"), ("1.9", "is newer than this reader's"), ("one", "is not supported")],
 )
+@pytest.mark.writes_bad_results
 def test_other_schema_versions_are_refused(tmp_path, run_dir, version, expected):
     document = json.loads((run_dir / "results.json").read_text())
     document["schema_version"] = version
@@ -116,6 +119,7 @@ def test_other_schema_versions_are_refused(tmp_path, run_dir, version, expected)
     assert str(tmp_path / "results.json") in str(info.value)
 
 
+@pytest.mark.writes_bad_results
 def test_not_a_results_file(tmp_path):
     with pytest.raises(ResultsError, match="expected a JSON object"):
         load_results(_write(tmp_path, [1, 2]))
@@ -123,6 +127,7 @@ def test_not_a_results_file(tmp_path):
         load_results(_write(tmp_path, {"verdicts": []}))
 
 
+@pytest.mark.writes_bad_results
 def test_rows_are_checked_beyond_their_keys(tmp_path, run_dir):
     document = json.loads((run_dir / "results.json").read_text())
     trained = next(v for v in document["verdicts"] if v["condition"] == "trained")

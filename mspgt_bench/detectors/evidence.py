@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+
 import numpy as np
 
 from mspgt_bench.detectors.base import CandidateFit, validate_boundaries

@@ -87,6 +87,8 @@ class PredictionContext:
     boot: BootstrapConfig
     detections: dict[str, Detection] = field(default_factory=dict)
     detector_errors: dict[str, str] = field(default_factory=dict)
+    signal_errors: dict[str, str] = field(default_factory=dict)
+    """Signal label -> why it failed under this condition (only the predictions that read it ERROR)."""
     effects: dict[str, list[TargetEffects]] = field(default_factory=dict)
     """Intervention (or generation) label -> its targets in run order, under this condition."""
     effects_error: str | None = None
@@ -98,6 +100,11 @@ class PredictionContext:
         try:
             return self.profiles[key]
         except KeyError:
+            failed = next((label for label in self.signal_errors if key.startswith(f"{label}.")), None)
+            if failed is not None:
+                raise MissingInputError(
+                    f"needs profile {key!r}, but signal {failed!r} failed on this model: {self.signal_errors[failed]}"
+                ) from None
             known = ", ".join(sorted(self.profiles)) or "(none)"
             raise MissingInputError(
                 f"needs profile {key!r}, which no signal in the suite produced; add the signal to "

@@ -27,6 +27,7 @@ from mspgt_bench.run.outputs import tables, write_outputs
 from mspgt_bench.run.plan import Cell, Progress, ResolvedModel, RunContext, RunOptions, plan_run
 from mspgt_bench.run.profiles import AdapterPool, cell_profiles
 from mspgt_bench.run.results import ConditionResult, RunResult
+from mspgt_bench.run.rundir import run_lock
 from mspgt_bench.run.verdicts import per_model_predictions, predict, verdict_rows
 from mspgt_bench.suite.loader import LoadedSuite
 
@@ -35,12 +36,13 @@ def run_suite(loaded: LoadedSuite, options: RunOptions, progress: Progress | Non
     """Run every model of the suite (or of ``options.models``) and write the run directory."""
     started = time.perf_counter()
     ctx = plan_run(loaded, options, progress or Progress())
-    results = [result for model in ctx.models for result in run_model(ctx, model)]
-    verdicts = verdict_rows(ctx, results)
-    flag_corpus_sensitivity(verdicts)
-    rows = tables(results, verdicts)
-    wall = time.perf_counter() - started
-    write_outputs(ctx, results, rows, wall)
+    with run_lock(ctx.run_dir):  # a second run into the same directory fails here, at once
+        results = [result for model in ctx.models for result in run_model(ctx, model)]
+        verdicts = verdict_rows(ctx, results)
+        flag_corpus_sensitivity(verdicts)
+        rows = tables(results, verdicts)
+        wall = time.perf_counter() - started
+        write_outputs(ctx, results, rows, wall)
     return RunResult(
         ctx.run_dir, results, rows["verdicts"], rows["profiles"], rows["boundaries"], rows["effects"], wall
     )
@@ -74,6 +76,7 @@ def run_cell(ctx: RunContext, cell: Cell, pool: AdapterPool) -> ConditionResult:
         ctx.boot,
         detections,
         detector_errors=failures,
+        signal_errors=meta.get("signal_errors", {}),
         effects=effects.by_intervention(),
         effects_error=effects.error,
         effects_skipped=effects.skipped(ctx, cell),

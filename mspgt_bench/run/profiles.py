@@ -12,11 +12,11 @@ import random
 import time
 from typing import Any, Self
 
-from mspgt_bench.capture import capture_pass
+from mspgt_bench.capture import Isolated, capture_pass
 from mspgt_bench.models.base import ModelAdapter
 from mspgt_bench.plugins import registry
 from mspgt_bench.results import load_profiles, save_profiles
-from mspgt_bench.run.cache import profiles_stem
+from mspgt_bench.run.cache import profiles_stem, read_entry
 from mspgt_bench.run.plan import Cell, ResolvedModel, RunContext
 from mspgt_bench.signals.base import Profile
 from mspgt_bench.stimuli.base import Stimulus
@@ -59,15 +59,19 @@ def condition_stimuli(ctx: RunContext, cell: Cell) -> list[Stimulus]:
 
 
 def cell_profiles(ctx: RunContext, cell: Cell, pool: AdapterPool) -> tuple[list[Profile], dict[str, Any]]:
-    """The cell's profiles and metadata: cached when the key matches, else captured and cached."""
-    stem = profiles_stem(ctx, cell)
-    cached = load_profiles(stem)
+    """The cell's profiles and metadata: cached when the key matches, else captured and cached.
+
+    An unreadable cache entry is reported, moved aside and captured again. A new entry is keyed
+    after the capture: a zoo model that its load prepared has a weights fingerprint only then.
+    """
+    cached = read_entry(ctx, cell, load_profiles, profiles_stem(ctx, cell))
     if cached is not None:
         ctx.progress.stage(f"{cell.label}: cached profiles reused")
         profiles, meta = cached
         return profiles, {**meta, "cached": True}
     profiles, meta = _capture(ctx, cell, pool)
-    save_profiles(stem, profiles, meta)
+    if "signal_errors" not in meta:  # a signal that failed is tried again by the next run, not cached
+        save_profiles(profiles_stem(ctx, cell), profiles, meta)
     return profiles, meta
 
 
@@ -79,7 +83,7 @@ def _capture(ctx: RunContext, cell: Cell, pool: AdapterPool) -> tuple[list[Profi
     timings["load_s"] = time.perf_counter() - started
     stimuli = condition_stimuli(ctx, cell)
     signals = [
-        registry("signals").get(spec.name)(adapter.n_layers, label=spec.label, **spec.options)
+        Isolated.build(registry("signals").get(spec.name), adapter.n_layers, label=spec.label, **spec.options)
         for spec in ctx.suite.signals
     ]
     started = time.perf_counter()
@@ -97,7 +101,7 @@ def _capture(ctx: RunContext, cell: Cell, pool: AdapterPool) -> tuple[list[Profi
         ctx.progress.end_batches()
     timings["capture_s"] = time.perf_counter() - started
     started = time.perf_counter()
-    profiles = [p for signal in signals for p in signal.profiles(ctx.boot)]
+    profiles = [p for signal in signals for p in signal.call(lambda s=signal: s.consumer.profiles(ctx.boot)) or []]
     timings["reduce_s"] = time.perf_counter() - started
     meta = {
         "provenance": adapter.provenance(),
@@ -106,4 +110,5 @@ def _capture(ctx: RunContext, cell: Cell, pool: AdapterPool) -> tuple[list[Profi
         "timings": timings,
         "cached": False,
     }
-    return profiles, meta
+    failed = {spec.label: signal.error for spec, signal in zip(ctx.suite.signals, signals, strict=True) if signal.error}
+    return profiles, meta | ({"signal_errors": failed} if failed else {})

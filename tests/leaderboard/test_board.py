@@ -54,6 +54,7 @@ def test_family_level_rows_belong_to_the_family(runs):
     assert llama.cells["P5-cv"] == [("a", family_row)]
 
 
+@pytest.mark.writes_bad_results
 def test_unreadable_runs_are_problems_and_labels_stay_unique(runs, tmp_path):
     broken = tmp_path / "broken"
     broken.mkdir()

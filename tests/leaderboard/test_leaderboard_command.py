@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import json
 
+import pytest
+
 from mspgt_bench.cli import main
 from mspgt_bench.result_schema import load_results
 
@@ -76,6 +78,7 @@ def test_mixed_suites_are_refused_unless_allowed(runs, edited_copy, capsys):
     assert capsys.readouterr().out.startswith("# Leaderboard: mixed suites")
 
 
+@pytest.mark.writes_bad_results
 def test_unreadable_runs_are_reported_and_the_others_shown(runs, tmp_path, edited_copy, capsys):
     corrupt = tmp_path / "corrupt"
     corrupt.mkdir()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mspgt_bench.predictions.base import TargetEffects, PredictionContext
+from mspgt_bench.predictions.base import PredictionContext, TargetEffects
 from mspgt_bench.predictions.causal import (
     BrittlenessRatio,
     ScaleSpecificity,

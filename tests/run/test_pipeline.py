@@ -6,9 +6,15 @@ import json
 
 import numpy as np
 import pandas as pd
+import pytest
+import torch
+from transformers import AutoModelForCausalLM
 
-from mspgt_bench.result_schema import SCHEMA_VERSION
+from mspgt_bench.models.tiny import byte_tokenizer, tiny_config
+from mspgt_bench.plugins import registry
+from mspgt_bench.result_schema import SCHEMA_VERSION, load_results
 from mspgt_bench.run import RunOptions, run_suite
+from mspgt_bench.signals.logit_lens import LogitLens
 from mspgt_bench.suite.loader import load_suite
 
 
@@ -169,3 +175,44 @@ def test_generation_read_outs_on_detected_segments_feed_p4_and_skip_under_contro
     verdicts = {row["condition"]: row for row in result.verdict_rows}
     assert verdicts["trained"]["status"] != "ERROR"
     assert verdicts["shuffled_tokens"]["status"] == "SKIP" and "controls: true" in verdicts["shuffled_tokens"]["reason"]
+
+
+class _Exploding(LogitLens):
+    """The logit lens, broken on purpose: its reduction raises on the first batch."""
+
+    def update(self, captured):
+        raise RuntimeError("exploded")
+
+
+@pytest.fixture
+def exploding_signal():
+    signals = registry("signals")
+    signals.add("exploding", _Exploding, "tests")
+    yield
+    signals._entries.pop("exploding")
+
+
+def test_a_failing_signal_errors_only_the_predictions_that_read_it(write_suite, minimal_suite, tmp_path, exploding_signal):
+    suite = minimal_suite(signals=[{"name": "logit_lens"}, {"name": "exploding", "id": "boom"}])
+    reads_boom = {**suite["predictions"][0], "id": "P7-boom"}
+    reads_boom["options"] = {**reads_boom["options"], "profile": "boom.kl"}
+    suite["predictions"].append(reads_boom)
+    result = _run(write_suite(suite), tmp_path / "run")
+    statuses = {row["prediction"]: row for row in result.verdict_rows}
+    assert statuses["P7"]["status"] in {"PASS", "FAIL", "INCONCLUSIVE"}
+    assert statuses["P7-boom"]["status"] == "ERROR"
+    assert "signal 'boom' failed on this model: RuntimeError: exploded" in statuses["P7-boom"]["reason"]
+    assert result.results[0].meta["signal_errors"] == {"boom": "RuntimeError: exploded"}
+    load_results(tmp_path / "run")  # the schema knows signal_errors
+
+
+def test_a_model_with_nan_weights_is_an_explicit_error(write_suite, minimal_suite, tmp_path):
+    model = AutoModelForCausalLM.from_config(tiny_config("llama"))
+    with torch.no_grad():
+        model.model.layers[1].mlp.down_proj.weight[0, 0] = float("nan")
+    folder = tmp_path / "nan-llama"
+    model.save_pretrained(folder)
+    byte_tokenizer().save_pretrained(folder)
+    result = _run(write_suite(minimal_suite(models=[{"name": str(folder)}])), tmp_path / "run")
+    (row,) = result.verdict_rows
+    assert row["status"] == "ERROR" and "NaN or inf" in row["reason"], row["reason"]
