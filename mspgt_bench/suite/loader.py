@@ -1,47 +1,39 @@
 """Read, merge, validate and hash suite files.
 
-* ``yaml.safe_load`` only: a suite is data, never code.
-* ``include: [base.yaml, ...]`` merges base files first (paths relative to the including file);
-  mappings merge key by key, everything else is replaced by the including file.
-* Every problem is reported with the file that set the key, the key path, what is wrong and
-  what would be right. Validation writes nothing.
+* A suite is untrusted data, never code: each file is read within limits on size, nesting and
+  alias expansion, as plain YAML without duplicate keys (:mod:`mspgt_bench.suite.reading`); keys
+  that would load code, non-finite numbers and counts beyond the limits are refused wherever they
+  are (:mod:`mspgt_bench.suite.guards`, :mod:`mspgt_bench.suite.limits`), beside the schema's problems.
+* ``include: [base.yaml, ...]`` merges base files first (paths relative to the including file,
+  inside the top suite's folder, at most :data:`MAX_FILES` files in all); mappings merge key by
+  key, everything else is replaced by the including file.
+* Every problem is reported on one line with the file that set the key, the key path, what is
+  wrong and what would be right; nothing else escapes (no traceback). Validation writes nothing.
 """
 
 from __future__ import annotations
 
 import difflib
 import hashlib
+import inspect
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
 from mspgt_bench.options import Strict
-from mspgt_bench.suite.schema import STIMULI_TAGS, Suite
+from mspgt_bench.suite import guards
+from mspgt_bench.suite.problems import Problem, SuiteError, format_path, short_repr
+from mspgt_bench.suite.reading import ReadError, read_document
+from mspgt_bench.suite.schema import STIMULI_TAGS, UNION_TAGS, Suite
 
+__all__ = ["MAX_FILES", "LoadedSuite", "Problem", "SuiteError", "load_suite"]
 
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong with a suite."""
-
-    file: str
-    path: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.file}: {self.path or '(top level)'}: {self.message}"
-
-
-class SuiteError(ValueError):
-    """A suite that cannot be run; ``problems`` lists each reason."""
-
-    def __init__(self, problems: list[Problem]) -> None:
-        self.problems = problems
-        count = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"
-        super().__init__(f"invalid suite ({count}):\n" + "\n".join(f"  - {p}" for p in problems))
+MAX_FILES = 16
+"""Files one suite may read in all, itself and its includes (the shipped suites read two)."""
 
 
 @dataclass(frozen=True)
@@ -60,30 +52,56 @@ def load_suite(path: str | Path, *, check_plugins: bool = True) -> LoadedSuite:
     path = Path(path)
     origins: dict[str, str] = {}
     files: list[Path] = []
-    data = _read_with_includes(path, origins, files, chain=())
-    problems: list[Problem] = []
-    try:
-        suite = Suite.model_validate(data)
-    except ValidationError as exc:
-        problems += [_problem_from_pydantic(err, origins, str(path)) for err in exc.errors()]
-    if check_plugins:
+    data = _read_with_includes(path, origins, files, chain=(), root=_resolved(path.parent, str(path), ""))
+    refused = _refused(data, origins, str(path))
+    suite, problems, cross_check = _schema_check(data, origins, str(path))
+    if cross_check and check_plugins:
         problems += _plugin_problems(data, origins, str(path))
-    problems += _reference_problems(data, origins, str(path))
-    if problems:
+    if cross_check:
+        problems += _reference_problems(data, origins, str(path))
+    problems = refused + _not_within(problems, {r.path for r in refused})
+    if problems or suite is None:
         raise SuiteError(problems)
     digest = hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
     return LoadedSuite(suite, data, path, tuple(files), digest)
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise SuiteError([Problem(str(path), "", "file not found; check the path")])
+def _refused(data: dict[str, Any], origins: dict[str, str], default_file: str) -> list[Problem]:
+    """What no suite may contain (``guards``), wherever it is."""
+    return [
+        Problem(origins.get(str(where[0]), default_file), format_path(where), message)
+        for where, message in guards.findings(data)
+    ]
+
+
+def _not_within(problems: list[Problem], paths: set[str]) -> list[Problem]:
+    """``problems`` less those at or under one of ``paths`` (a refused value is reported once, by ``guards``)."""
+
+    def prefixes(path: str) -> list[str]:
+        return [path[:i] for i, c in enumerate(path) if c in ".["] + [path]
+
+    return [p for p in problems if not paths.intersection(prefixes(p.path))]
+
+
+def _schema_check(
+    data: dict[str, Any], origins: dict[str, str], default_file: str
+) -> tuple[Suite | None, list[Problem], bool]:
+    """The typed suite or the schema's problems, and whether the cross-checks may follow: not when a
+    section's list is over its length limit (their cost grows with those lengths)."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        raise SuiteError([Problem(str(path), "", f"{where}not valid YAML ({getattr(exc, 'problem', exc)})")]) from None
+        return Suite.model_validate(data), [], True
+    except ValidationError as exc:
+        errors = exc.errors()
+    problems = [_problem_from_pydantic(err, origins, default_file) for err in errors]
+    too_long = any(err["type"] == "too_long" and len(_untagged(tuple(err["loc"]))) == 1 for err in errors)
+    return None, problems, not too_long
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = read_document(path)
+    except ReadError as exc:
+        raise SuiteError([Problem(str(path), format_path(exc.path), exc.message)]) from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -91,13 +109,24 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
+def _resolved(path: Path, file: str, key: str) -> Path:
+    """``path`` with symlinks and '..' resolved, or a problem at ``key`` of ``file`` (a symlink loop, a NUL)."""
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError, ValueError) as exc:
+        raise SuiteError([Problem(file, key, f"{str(path)!r} cannot be resolved ({exc})")]) from None
+
+
 def _read_with_includes(
-    path: Path, origins: dict[str, str], files: list[Path], chain: tuple[Path, ...]
+    path: Path, origins: dict[str, str], files: list[Path], chain: tuple[Path, ...], root: Path
 ) -> dict[str, Any]:
-    resolved = path.resolve()
+    resolved = _resolved(path, str(path), "")
     if resolved in chain:
         cycle = " -> ".join(str(p) for p in (*chain, resolved))
         raise SuiteError([Problem(str(path), "include", f"include cycle: {cycle}")])
+    if len(files) >= MAX_FILES:
+        message = f"more than {MAX_FILES} files are read in all (this suite and its includes); merge some of them"
+        raise SuiteError([Problem(str(path), "include", message)])
     files.append(path)
     data = _read_yaml(path)
     includes = data.pop("include", [])
@@ -107,11 +136,23 @@ def _read_with_includes(
         raise SuiteError([Problem(str(path), "include", "must be a file name or a list of file names")])
     merged: dict[str, Any] = {}
     for name in includes:
-        base = _read_with_includes(path.parent / name, origins, files, (*chain, resolved))
+        base = _read_with_includes(_included(path, name, root), origins, files, (*chain, resolved), root)
         merged = _merge(merged, base)
     for key in data:
         origins[key] = str(path)
     return _merge(merged, data)
+
+
+def _included(path: Path, name: str, root: Path) -> Path:
+    """The file ``name`` that ``path`` includes; it must lie in the top suite's folder ``root`` or below."""
+    target = path.parent / name
+    if not _resolved(target, str(path), "include").is_relative_to(root):
+        message = (
+            f"{name!r} lies outside the suite's folder {root}; an include may only read files in that folder "
+            "or below (copy the base file there)"
+        )
+        raise SuiteError([Problem(str(path), "include", message)])
+    return target
 
 
 def _merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
@@ -125,17 +166,12 @@ def _merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
 
 
 def _untagged(loc: tuple[Any, ...]) -> tuple[Any, ...]:
-    """``loc`` without the union tag pydantic puts after ``stimuli`` (the suite file has no such key)."""
-    if len(loc) > 1 and loc[0] == "stimuli" and loc[1] in STIMULI_TAGS:
-        return (loc[0], *loc[2:])
-    return loc
+    """``loc`` without the union tags pydantic puts after ``stimuli`` and ``threshold`` (no key of the suite file)."""
+    return tuple(part for i, part in enumerate(loc) if not (i and part in UNION_TAGS.get(str(loc[i - 1]), ())))
 
 
 def _format_loc(loc: tuple[Any, ...]) -> str:
-    text = ""
-    for part in _untagged(loc):
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text
+    return format_path(_untagged(loc))
 
 
 def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
@@ -167,11 +203,11 @@ def _problem_from_pydantic(err: dict[str, Any], origins: dict[str, str], default
     if kind == "missing":
         return Problem(file, path, "required key is missing; add it")
     if kind == "string_pattern_mismatch" and path.endswith(".id"):
-        given = err.get("input")
-        message = f"{given!r} is not a short slug; use letters, digits, '-' and '_' only, e.g. 'fiction'"
+        message = (
+            f"{short_repr(err.get('input'))} is not a short slug; use letters, digits, '-' and '_' only, e.g. 'fiction'"
+        )
         return Problem(file, path, message)
-    given = err.get("input")
-    return Problem(file, path, f"{err['msg']} (got {given!r})")
+    return Problem(file, path, f"{err['msg']} (got {short_repr(err.get('input'))})")
 
 
 def _plugin_problems(data: dict[str, Any], origins: dict[str, str], default_file: str) -> list[Problem]:
@@ -216,7 +252,10 @@ def _plugin_problems(data: dict[str, Any], origins: dict[str, str], default_file
             problems.append(Problem(file, f"{base}.statistic", message))
         options = spec.get("options", {})
         if kind == "stimulus_sources" and isinstance(options, dict):
-            problems += _source_option_problems(component, options, file, f"{base}.options")
+            # a source's options are its keyword parameters (``n`` and ``seed`` are set by the suite)
+            problems += _keyword_problems(component, options, ("n", "seed"), file, f"{base}.options", "option")
+        if kind == "model_adapters" and isinstance(spec.get("args"), dict):
+            problems += _keyword_problems(component, spec["args"], (), file, f"{base}.args", "adapter argument")
         schema = getattr(component, "Options", None)
         if kind != "stimulus_sources" and isinstance(schema, type) and issubclass(schema, Strict):
             try:
@@ -227,7 +266,12 @@ def _plugin_problems(data: dict[str, Any], origins: dict[str, str], default_file
 
 
 # option keys that name another component of the suite, and the section that must define it
-REFERENCES = {"detector": "detectors", "detectors": "detectors", "segments_from": "detectors", "intervention": "interventions"}
+REFERENCES = {
+    "detector": "detectors",
+    "detectors": "detectors",
+    "segments_from": "detectors",
+    "intervention": "interventions",
+}
 
 
 def _reference_problems(data: dict[str, Any], origins: dict[str, str], default_file: str) -> list[Problem]:
@@ -253,7 +297,7 @@ def _reference_problems(data: dict[str, Any], origins: dict[str, str], default_f
             target = REFERENCES.get(key)
             for name in (value if isinstance(value, list) else [value]) if target else ():
                 if isinstance(name, str) and name not in labels[target]:
-                    message = f"names {name!r}, which is not in `{target}:`. " + _unknown_key(
+                    message = f"names {short_repr(name)}, which is not in `{target}:`. " + _unknown_key(
                         name, labels[target], target.rstrip("s") + " label"
                     )
                     problems.append(Problem(origins.get(section, default_file), f"{where}.{key}", message))
@@ -276,7 +320,9 @@ def _generation_option_problems(options: Any, file: str, index: int) -> list[Pro
     try:
         GenerationOptions.model_validate(options)
     except ValidationError as exc:
-        return [_problem_from_options(err, GenerationOptions, file, f"generation[{index}].options") for err in exc.errors()]
+        return [
+            _problem_from_options(err, GenerationOptions, file, f"generation[{index}].options") for err in exc.errors()
+        ]
     return []
 
 
@@ -285,7 +331,7 @@ def _problem_from_options(err: dict[str, Any], schema: type[BaseModel], file: st
     path = prefix + ("." + _format_loc(loc) if loc else "")
     if err["type"] == "extra_forbidden":
         return Problem(file, path, _unknown_key(loc[-1], list(schema.model_fields), "option"))
-    return Problem(file, path, f"{err['msg']} (got {err.get('input')!r})")
+    return Problem(file, path, f"{err['msg']} (got {short_repr(err.get('input'))})")
 
 
 def _unknown_key(key: Any, valid: list[str], what: str) -> str:
@@ -294,13 +340,15 @@ def _unknown_key(key: Any, valid: list[str], what: str) -> str:
     return f"unknown {what}.{hint} Valid {what}s here: {', '.join(valid) or '(none)'}."
 
 
-def _source_option_problems(source: Any, options: dict[str, Any], file: str, prefix: str) -> list[Problem]:
-    """Options of a stimulus source are its keyword parameters (``n`` and ``seed`` are set by the suite)."""
-    import inspect
-
-    parameters = [p for p in inspect.signature(source).parameters if p not in ("n", "seed")]
-    return [
-        Problem(file, f"{prefix}.{key}", _unknown_key(key, parameters, "option"))
-        for key in options
-        if key not in parameters
-    ]
+def _keyword_problems(
+    target: Callable[..., Any], given: dict[str, Any], reserved: tuple[str, ...], file: str, prefix: str, what: str
+) -> list[Problem]:
+    """Keys of ``given`` that are no keyword parameter of ``target`` (none when it takes ``**kwargs``)."""
+    try:
+        parameters = inspect.signature(target).parameters
+    except (TypeError, ValueError):  # a plugin object without a signature: its own errors come at run time
+        return []
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        return []
+    names = [name for name in parameters if name not in reserved]
+    return [Problem(file, f"{prefix}.{key}", _unknown_key(key, names, what)) for key in given if key not in names]

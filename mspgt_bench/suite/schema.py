@@ -9,9 +9,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Discriminator, Field, Tag, field_validator, model_validator
+from pydantic import Discriminator, Field, FiniteFloat, Tag, field_validator, model_validator
 
 from mspgt_bench.options import SegmentSource, Strict
+from mspgt_bench.suite import limits
+
+Seed = Annotated[int, Field(ge=0, le=limits.MAX_SEED)]
+"""A seed: 0 to 2**32 - 1, the range every random generator used here accepts."""
+
+
+def _at_most(count: int) -> str:
+    return f"At most {count} (the runner's cost and the reference checks grow with it)."
 
 
 class SuiteInfo(Strict):
@@ -30,9 +38,15 @@ class ModelSpec(Strict):
 
 class StimuliSpec(Strict):
     source: str = Field("stdlib_prose", description="Stimulus source plugin.")
-    n: int = Field(32, ge=2, description="Number of stimuli.")
-    seed: int = Field(0, description="Seed of the stimulus selection.")
-    max_tokens: int = Field(128, ge=4, description="Each stimulus is truncated to this many tokens.")
+    n: int = Field(32, ge=2, le=limits.MAX_STIMULI, description=f"Number of stimuli (at most {limits.MAX_STIMULI}).")
+    seed: Seed = Field(0, description="Seed of the stimulus selection (0 to 2**32 - 1).")
+    max_tokens: int = Field(
+        128,
+        ge=4,
+        le=limits.MAX_TOKENS,
+        description=f"Each stimulus is truncated to this many tokens (at most {limits.MAX_TOKENS}, "
+        "the longest context of the supported families).",
+    )
     options: dict[str, Any] = Field(default_factory=dict, description="Source-specific options.")
 
     @property
@@ -54,12 +68,23 @@ class StimulusSetSpec(StimuliSpec):
 
 
 STIMULI_TAGS: dict[str, type[StimuliSpec]] = {"mapping": StimuliSpec, "list": StimulusSetSpec}
-"""Union tags of the ``stimuli:`` field (they appear in pydantic's error locations; the loader hides them)."""
+"""The models behind the union tags of the ``stimuli:`` field (see ``UNION_TAGS``)."""
 
 Stimuli = Annotated[
-    Annotated[StimuliSpec, Tag("mapping")] | Annotated[list[StimulusSetSpec], Tag("list")],
+    Annotated[StimuliSpec, Tag("mapping")]
+    | Annotated[list[StimulusSetSpec], Field(max_length=limits.MAX_STIMULUS_SETS), Tag("list")],
     Discriminator(lambda value: "list" if isinstance(value, list) else "mapping"),
 ]
+
+
+Threshold = Annotated[
+    Annotated[FiniteFloat, Tag("number")] | Annotated[tuple[FiniteFloat, FiniteFloat], Tag("window")],
+    Discriminator(lambda value: "window" if isinstance(value, list | tuple) else "number"),
+]
+"""A prediction's threshold: one finite number, or a [low, high] window (a list in the suite file)."""
+
+UNION_TAGS: dict[str, tuple[str, ...]] = {"stimuli": tuple(STIMULI_TAGS), "threshold": ("number", "window")}
+"""Union tags pydantic puts in error locations after these fields (the suite file has no such keys)."""
 
 
 class ComponentSpec(Strict):
@@ -76,7 +101,7 @@ class PredictionSpec(Strict):
     id: str = Field(description="Prediction id in results, e.g. 'P7'.")
     name: str = Field(description="Prediction plugin.")
     statistic: str = Field(description="What the plugin computes, e.g. 'mean_difference'.")
-    threshold: float | tuple[float, float] = Field(description="A number, or [low, high] for direction 'within'.")
+    threshold: Threshold = Field(description="A finite number, or [low, high] for direction 'within'.")
     direction: Literal["greater", "less", "within"] = Field(
         description="PASS needs the interval above / below the threshold, or inside [low, high]."
     )
@@ -95,7 +120,12 @@ class PredictionSpec(Strict):
 
 
 class BootstrapSpec(Strict):
-    n_boot: int = Field(1000, ge=50)
+    n_boot: int = Field(
+        1000,
+        ge=50,
+        le=limits.MAX_RESAMPLES,
+        description=f"Bootstrap resamples of every interval (50 to {limits.MAX_RESAMPLES}; intervals settle at 1000-2000).",
+    )
     method: Literal["percentile", "bca"] = "percentile"
 
 
@@ -105,8 +135,10 @@ class ControlsSpec(Strict):
 
 
 class RunSpec(Strict):
-    seed: int = 0
-    batch_size: int = Field(8, ge=1)
+    seed: Seed = Field(0, description="Seed of the run (0 to 2**32 - 1).")
+    batch_size: int = Field(
+        8, ge=1, le=limits.MAX_BATCH, description=f"Stimuli per forward pass (at most {limits.MAX_BATCH})."
+    )
 
 
 class OutputSpec(Strict):
@@ -119,7 +151,12 @@ class GenerationSpec(SegmentSource):
     """Generated continuations with and without an intervention on each segment, scored by read-outs."""
 
     id: str = Field("generation", description="Label in results and for predictions' `intervention:`.")
-    n_prompts: int | None = Field(None, ge=2, description="Prompts used (the first n stimuli; default: all).")
+    n_prompts: int | None = Field(
+        None,
+        ge=2,
+        le=limits.MAX_STIMULI,
+        description=f"Prompts used (the first n stimuli; default: all; at most {limits.MAX_STIMULI}).",
+    )
     controls: bool = Field(False, description="Also generate under the null controls (costly).")
     options: dict[str, Any] = Field(
         default_factory=dict, description="GenerationOptions: intervention, max_new_tokens, coherence_window, ..."
@@ -138,15 +175,27 @@ class GenerationSpec(SegmentSource):
 
 class Suite(Strict):
     suite: SuiteInfo
-    models: list[ModelSpec] = Field(min_length=1)
+    models: list[ModelSpec] = Field(min_length=1, max_length=limits.MAX_MODELS, description=_at_most(limits.MAX_MODELS))
     stimuli: Stimuli = Field(
-        default_factory=StimuliSpec, description="One stimuli mapping, or a list of stimulus sets each with an `id`."
+        default_factory=StimuliSpec,
+        description="One stimuli mapping, or a list of stimulus sets each with an `id` "
+        f"(at most {limits.MAX_STIMULUS_SETS}).",
     )
-    signals: list[ComponentSpec] = Field(default_factory=list)
-    detectors: list[ComponentSpec] = Field(default_factory=list)
-    interventions: list[ComponentSpec] = Field(default_factory=list)
-    generation: list[GenerationSpec] = Field(default_factory=list)
-    predictions: list[PredictionSpec] = Field(default_factory=list)
+    signals: list[ComponentSpec] = Field(
+        default_factory=list, max_length=limits.MAX_SIGNALS, description=_at_most(limits.MAX_SIGNALS)
+    )
+    detectors: list[ComponentSpec] = Field(
+        default_factory=list, max_length=limits.MAX_DETECTORS, description=_at_most(limits.MAX_DETECTORS)
+    )
+    interventions: list[ComponentSpec] = Field(
+        default_factory=list, max_length=limits.MAX_INTERVENTIONS, description=_at_most(limits.MAX_INTERVENTIONS)
+    )
+    generation: list[GenerationSpec] = Field(
+        default_factory=list, max_length=limits.MAX_GENERATION, description=_at_most(limits.MAX_GENERATION)
+    )
+    predictions: list[PredictionSpec] = Field(
+        default_factory=list, max_length=limits.MAX_PREDICTIONS, description=_at_most(limits.MAX_PREDICTIONS)
+    )
     controls: ControlsSpec = Field(default_factory=ControlsSpec)
     bootstrap: BootstrapSpec = Field(default_factory=BootstrapSpec)
     run: RunSpec = Field(default_factory=RunSpec)

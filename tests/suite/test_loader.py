@@ -109,8 +109,14 @@ def test_a_reference_to_a_missing_detector_or_intervention_is_named(write_suite,
         interventions=[{"name": "layer_deletion", "id": "segments", "options": {"segments_from": "fusde"}}],
     )
     suite["predictions"].append(
-        {"id": "P4", "name": "scale_specificity", "statistic": "log_interaction", "threshold": 0.0,
-         "direction": "greater", "options": {"intervention": "segment"}}
+        {
+            "id": "P4",
+            "name": "scale_specificity",
+            "statistic": "log_interaction",
+            "threshold": 0.0,
+            "direction": "greater",
+            "options": {"intervention": "segment"},
+        }
     )
     with pytest.raises(SuiteError) as info:
         load_suite(write_suite(suite))
@@ -123,7 +129,9 @@ def test_a_reference_to_a_missing_detector_or_intervention_is_named(write_suite,
 def test_generation_names_its_detector_and_its_options_are_checked(write_suite, minimal_suite):
     suite = minimal_suite(
         detectors=[{"name": "changepoint", "id": "fused", "options": {"profiles": {"logit_lens.kl": 1.0}}}],
-        generation=[{"id": "gen", "segments_from": "fusd", "options": {"intervention": "layer_swap", "max_new_tokns": 5}}],
+        generation=[
+            {"id": "gen", "segments_from": "fusd", "options": {"intervention": "layer_swap", "max_new_tokns": 5}}
+        ],
     )
     problems = {p.path: p.message for p in _raised(write_suite(suite))}
     assert "Did you mean 'fused'?" in problems["generation[0].segments_from"]
