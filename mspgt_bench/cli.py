@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from types import ModuleType
 
 from rich.console import Console
 from rich.markup import escape
@@ -53,6 +54,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--out", type=Path, help="run directory (default: <output.dir>/<suite name>)")
     run.add_argument("--limit", type=int, help="use at most N stimuli")
     run.add_argument("--seed", type=int, help="override run.seed (bootstrap, random-weight controls)")
+    run.add_argument(
+        "--trust-remote-code",
+        action="store_true",
+        help="let the adapters run Python code shipped in a model's folder or hub repo (never settable from a suite)",
+    )
 
     validate = sub.add_parser("validate", help="check a suite without running it")
     validate.add_argument("suite", type=Path)
@@ -174,7 +180,9 @@ def _run(args: argparse.Namespace, console: Console) -> int:
     from mspgt_bench.registry import UnknownComponentError
     from mspgt_bench.run.rundir import RunDirBusyError
 
-    options = RunOptions(out=args.out, models=args.model, limit=args.limit, seed=args.seed)
+    options = RunOptions(
+        out=args.out, models=args.model, limit=args.limit, seed=args.seed, trust_remote_code=args.trust_remote_code
+    )
     try:
         result = run_suite(loaded, options, RichProgress(console))
     except UnknownComponentError as exc:
@@ -254,10 +262,9 @@ def _list(args: argparse.Namespace, console: Console) -> int:
             table.add_column(column, overflow="fold")
         for entry in reg:
             model = entry.obj
-            prepared = "yes" if model.name in zoo.OFFLINE_MODELS and zoo.is_prepared(model.name) else (
-                "no (mspgt-bench models fetch " + model.name + ")" if model.name in zoo.OFFLINE_MODELS else "n/a"
-            )
-            table.add_row(model.name, model.family, model.size, model.adapter, prepared, model.description)
+            prepared = _preparation(zoo, model.name) if model.name in zoo.OFFLINE_MODELS else "n/a"
+            row = (model.name, model.family, model.size, model.adapter, prepared, model.description)
+            table.add_row(*(escape(str(cell)) for cell in row))
     else:
         for column in ("name", "plugin", "summary"):
             table.add_column(column, overflow="fold")
@@ -267,6 +274,17 @@ def _list(args: argparse.Namespace, console: Console) -> int:
         console.print(f"no {args.kind} registered yet")
     console.print(table)
     return EXIT_OK
+
+
+def _preparation(zoo: ModuleType, name: str) -> str:
+    """'yes', or why not: not fetched yet, or its files changed since they were prepared (with the fix)."""
+    try:
+        zoo.verify_prepared(name)
+    except zoo.ModelNotPreparedError:
+        return f"no (mspgt-bench models fetch {name})"
+    except zoo.CorruptModelError as exc:
+        return f"CHANGED: {exc}"
+    return "yes"
 
 
 def _models(args: argparse.Namespace, console: Console) -> int:

@@ -80,3 +80,35 @@ def test_ctrl_c_exits_130_with_one_line(write_suite, minimal_suite, tmp_path):
     _, err = process.communicate(timeout=120)
     assert process.returncode == 130, err
     assert "interrupted" in err and "Traceback" not in err
+
+
+def _model_with_shipped_code(folder):
+    """A real tiny Llama folder whose config points AutoModelForCausalLM at Python shipped beside it."""
+    from transformers import LlamaForCausalLM
+
+    from mspgt_bench.models.tiny import byte_tokenizer, tiny_config
+
+    LlamaForCausalLM(tiny_config("llama")).save_pretrained(folder)
+    byte_tokenizer().save_pretrained(folder)
+    marker = folder / "EXECUTED"  # an absolute path: transformers runs a copy of the module from its own cache
+    (folder / "modeling_marked.py").write_text(
+        "from pathlib import Path\n"
+        f"Path({str(marker)!r}).write_text('shipped code ran')\n"
+        "from transformers import LlamaForCausalLM\n\n\n"
+        "class MarkedLlama(LlamaForCausalLM):\n    pass\n"
+    )
+    config = json.loads((folder / "config.json").read_text())
+    config["auto_map"] = {"AutoModelForCausalLM": "modeling_marked.MarkedLlama"}
+    (folder / "config.json").write_text(json.dumps(config))
+    return marker
+
+
+def test_code_shipped_with_a_model_runs_only_with_the_flag(write_suite, minimal_suite, tmp_path):
+    folder = tmp_path / "shipped-code"
+    folder.mkdir()
+    marker = _model_with_shipped_code(folder)
+    suite = write_suite(minimal_suite(models=[{"name": str(folder)}]))
+    main(["run", str(suite), "--out", str(tmp_path / "without"), "--limit", "4"])
+    assert not marker.exists()
+    main(["run", str(suite), "--out", str(tmp_path / "with"), "--limit", "4", "--trust-remote-code"])
+    assert marker.read_text() == "shipped code ran"

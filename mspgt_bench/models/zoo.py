@@ -26,6 +26,7 @@ Conversion holds the de-quantised float32 weights once: it peaks at the model's 
 from __future__ import annotations
 
 import difflib
+import fcntl
 import json
 import os
 import shutil
@@ -35,7 +36,8 @@ import sys
 import tempfile
 import time
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -653,6 +655,25 @@ def _publish(build: Path, target: Path, trash: Path) -> None:
     os.replace(build, target)
 
 
+@contextmanager
+def _fetch_lock(name: str) -> Iterator[None]:
+    """Hold ``<cache>/locks/<name>.lock`` (a second fetch waits), then clear what killed fetches left.
+
+    A fetch builds in a temporary ``.<name>.*`` folder beside the prepared one that only a kill -9
+    can leave behind; with the lock held no other fetch of ``name`` runs, so every such folder is a
+    leftover.
+    """
+    parent = prepared_path(name).parent
+    locks = cache_root() / "locks"
+    locks.mkdir(parents=True, exist_ok=True)
+    with open(locks / f"{name}.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        for leftover in parent.glob(f".{name}.*"):
+            if leftover.is_dir():
+                shutil.rmtree(leftover, ignore_errors=True)
+        yield
+
+
 def fetch(name: str, *, force: bool = False, log: Callable[[str], None] | None = None) -> Path:
     """Prepare the zoo model ``name`` in the cache and return its folder.
 
@@ -670,7 +691,7 @@ def fetch(name: str, *, force: bool = False, log: Callable[[str], None] | None =
         return target
     started = time.perf_counter()
     target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=f".{name}.", dir=target.parent) as work:
+    with _fetch_lock(name), tempfile.TemporaryDirectory(prefix=f".{name}.", dir=target.parent) as work:
         work_dir = Path(work)
         (work_dir / "wheels").mkdir()
         build = work_dir / "build"

@@ -39,6 +39,8 @@ class RunOptions:
     models: list[str] = field(default_factory=list)
     limit: int | None = None
     seed: int | None = None
+    trust_remote_code: bool = False
+    """Let adapters run Python shipped with a model (``--trust-remote-code``); a suite cannot ask for it."""
 
 
 @dataclass
@@ -133,6 +135,9 @@ def plan_run(loaded: LoadedSuite, options: RunOptions, progress: Progress) -> Ru
     seed = suite.run.seed if options.seed is None else options.seed
     specs = [ModelSpec(name=name) for name in options.models] or suite.models
     models = [resolve_model(spec) for spec in specs]  # an unknown model name fails here, before any write
+    if options.trust_remote_code:  # in the args, so it reaches the adapter and the cache key
+        for model in models:
+            model.args = {**model.args, "trust_remote_code": True}
     run_dir = options.out or default_run_dir(suite)
     run_dir.mkdir(parents=True, exist_ok=True)
     boot = BootstrapConfig(suite.bootstrap.n_boot, 0.95, suite.bootstrap.method, seed)

