@@ -242,6 +242,38 @@ class EffectRow(_Section):
     intervened: float | None = Field(None, description="Generation read-outs: mean read-out with the intervention.")
 
 
+class _Sample(_Section):
+    """The head of every ``samples.jsonl`` line: whose values they are."""
+
+    model: str
+    family: str | None
+    condition: Condition
+    stimulus_set: str | None = Field(None, description="Set id (suites with several stimulus sets only).")
+    stimulus: str = Field(description="Id of the stimulus (under shuffled_tokens the model saw its shuffled copy).")
+
+
+class SignalSample(_Sample):
+    """A ``samples.jsonl`` line: one stimulus' values of one signal metric, one per layer (null when missing)."""
+
+    signal: str
+    metric: str
+    layers: list[int]
+    values: list[float | None]
+
+
+class EffectSample(_Sample):
+    """A ``samples.jsonl`` line: one stimulus' effects of one intervention, ``{target: {metric: value}}``."""
+
+    intervention: str
+    targets: dict[str, dict[str, float | None]]
+
+
+def read_sample(line: str) -> SignalSample | EffectSample:
+    """One line of ``samples.jsonl``, validated as the kind of sample it is."""
+    data = json.loads(line)
+    return (SignalSample if "signal" in data else EffectSample).model_validate(data)
+
+
 class ResultsDocument(_Section):
     """The whole ``results.json`` of one run."""
 

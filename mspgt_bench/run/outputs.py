@@ -20,10 +20,11 @@ import numpy as np
 from mspgt_bench import __version__
 from mspgt_bench.atomic import atomic_write_text, inside, slug, to_jsonable, write_json
 from mspgt_bench.corpora import set_fields
-from mspgt_bench.result_schema import SCHEMA_VERSION, ResultsDocument
+from mspgt_bench.result_schema import SCHEMA_VERSION, ResultsDocument, read_sample
 from mspgt_bench.run.plan import TRAINED, RunContext
 from mspgt_bench.run.results import ConditionResult
 from mspgt_bench.run.rundir import staged_outputs
+from mspgt_bench.run.samples import sample_lines
 from mspgt_bench.suite.loader import LoadedSuite
 
 Tables = dict[str, list[dict[str, Any]]]
@@ -31,7 +32,7 @@ Tables = dict[str, list[dict[str, Any]]]
 TABLES = ("verdicts", "boundaries", "profiles", "effects")
 """The tidy tables, each written as ``<name>.csv``."""
 
-OUTPUTS = ("suite.yaml", *(f"{name}.csv" for name in TABLES), "figures", "results.json")
+OUTPUTS = ("suite.yaml", *(f"{name}.csv" for name in TABLES), "samples.jsonl", "figures", "results.json")
 """Every top-level file or folder a run writes, in the order they are moved into place (results.json last)."""
 
 
@@ -61,6 +62,10 @@ def write_outputs(ctx: RunContext, results: list[ConditionResult], rows: Tables,
         atomic_write_text(inside(stage, stage / "suite.yaml"), suite_text(ctx.loaded))
         if "json" in suite.output.formats:
             write_json(inside(stage, stage / "results.json"), document)
+            lines = list(sample_lines(ctx, results))
+            for line in lines:
+                read_sample(line)  # every line matches the schema readers rely on
+            atomic_write_text(inside(stage, stage / "samples.jsonl"), "".join(f"{line}\n" for line in lines))
         if "csv" in suite.output.formats:
             _write_csvs(stage, rows)
         if suite.output.figures:
