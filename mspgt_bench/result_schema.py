@@ -168,13 +168,18 @@ class VerdictRow(_Section):
         return self
 
 
-class BoundaryRow(_Section):
+class _CellRow(_Section):
+    """What every boundary, profile and effect row and every sample starts with: the cell it came from."""
+
+    model: str = Field(description="Model name as the suite (or --model) gave it.")
+    family: str | None
+    condition: Condition = Field(description="'trained' or the null control the model ran under.")
+    stimulus_set: str | None = Field(None, description="Stimulus set id (suites with several sets).")
+
+
+class BoundaryRow(_CellRow):
     """One boundary a detector found: layer ``layer`` starts a new segment."""
 
-    model: str
-    family: str | None
-    condition: Condition
-    stimulus_set: str | None = Field(None, description="Stimulus set id (suites with several sets).")
     detector: str = Field(description="Detector label in the suite.")
     boundary: int = Field(description="1-based index of the boundary within its segmentation.")
     layer: int = Field(description="The layer that starts the new segment.")
@@ -194,13 +199,9 @@ class BoundaryRow(_Section):
     )
 
 
-class ProfileRow(_Section):
+class ProfileRow(_CellRow):
     """One point of a per-layer profile: a signal's metric at one layer."""
 
-    model: str
-    family: str | None
-    condition: Condition
-    stimulus_set: str | None = Field(None, description="Stimulus set id (suites with several sets).")
     signal: str = Field(description="Signal label.")
     metric: str = Field(description="Metric of the signal.")
     layer: int = Field(description="Point index in the signal's convention.")
@@ -212,17 +213,13 @@ class ProfileRow(_Section):
     convention: str = Field(description="Which states the points are computed on.")
 
 
-class EffectRow(_Section):
+class EffectRow(_CellRow):
     """One intervention effect on one model: a metric of one intervention condition against the clean model.
 
     Added in schema 1.1 (files of 1.0 have no effects); schema 1.2 adds the generation read-out
     fields ``scale``, ``effect_size``, ``clean`` and ``intervened`` (None for other effects).
     """
 
-    model: str
-    family: str | None
-    condition: Condition = Field(description="Model condition the intervention ran on.")
-    stimulus_set: str | None = Field(None, description="Stimulus set id (suites with several sets).")
     intervention: str = Field(description="Intervention label in the suite.")
     plugin: str = Field(description="Intervention plugin.")
     target: str = Field(description="What was intervened on, e.g. 'delete[l=5]'.")
@@ -242,13 +239,9 @@ class EffectRow(_Section):
     intervened: float | None = Field(None, description="Generation read-outs: mean read-out with the intervention.")
 
 
-class _Sample(_Section):
+class _Sample(_CellRow):
     """The head of every ``samples.jsonl`` line: whose values they are."""
 
-    model: str
-    family: str | None
-    condition: Condition
-    stimulus_set: str | None = Field(None, description="Set id (suites with several stimulus sets only).")
     stimulus: str = Field(description="Id of the stimulus (under shuffled_tokens the model saw its shuffled copy).")
 
 
