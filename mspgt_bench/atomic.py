@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import re
 import stat
@@ -42,11 +43,38 @@ def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
-def write_json(path: Path, data: Any) -> None:
-    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=False, default=to_jsonable) + "\n")
+def write_json(path: Path, data: Any, *, standard: bool = False) -> None:
+    """``data`` as JSON, written atomically, ending in a newline.
+
+    With ``standard`` it is standard JSON for other readers (:func:`dumps`: non-finite numbers as
+    ``null``); without, Python's JSON, whose NaN and Infinity round-trip exactly (the run's caches).
+    """
+    text = dumps(data, indent=2) if standard else json.dumps(data, indent=2, default=_plain)
+    atomic_write_text(path, text + "\n")
 
 
-def to_jsonable(value: Any) -> Any:
+def dumps(data: Any, **options: Any) -> str:
+    """Standard JSON: NaN and ±inf become ``null`` (bare ``NaN`` is not JSON), numpy values plain numbers."""
+    return json.dumps(finite(data), allow_nan=False, default=_standard_value, **options)
+
+
+def finite(value: Any) -> Any:
+    """``value`` with every non-finite float, at any depth of dicts, lists and tuples, replaced by None."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite(item) for item in value]
+    return value
+
+
+def _standard_value(value: Any) -> Any:
+    """:func:`dumps`' fallback: numpy scalars and arrays as numbers and lists (non-finite as None), paths as text."""
+    return finite(_plain(value))
+
+
+def _plain(value: Any) -> Any:
     """``json.dumps``' fallback: numpy scalars and arrays as numbers and lists, paths as strings."""
     if isinstance(value, np.generic):
         return value.item()

@@ -7,25 +7,32 @@ of failing later on a missing key.
 
 Versioning: ``schema_version`` is ``"MAJOR.MINOR"``. This reader accepts its own major version
 with a minor version up to its own; a newer file (written by a newer mspgt-bench) or another major
-version is refused with a message saying so. Every section forbids unknown keys, so a field the
-runner adds without a schema update is caught by the tests that validate a real run, except the
+version is refused with a message saying so. 1.4 added each pass's ``signal_errors``,
+``intervention_error`` and ``interventions_unsupported``; from 1.5 the file is standard JSON:
+NaN and ±inf are written as ``null`` (a profile point whose metric is undefined has a null
+value). Every section forbids unknown keys, so a field the runner adds without a schema update is caught by the tests that validate a real run, except the
 adapter's own provenance, which plugins may extend.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
-SCHEMA_VERSION = "1.4"
+SCHEMA_VERSION = "1.5"
 """The version of ``results.json`` this module describes (the runner writes the same string)."""
 
 Status = Literal["PASS", "FAIL", "INCONCLUSIVE", "ERROR", "SKIP"]
 Condition = Literal["trained", "random_weights", "shuffled_tokens"]
 Direction = Literal["greater", "less", "within"]
+
+
+NaNIfNull = Annotated[float, BeforeValidator(lambda value: math.nan if value is None else value)]
+"""A number that the file writes as ``null`` when it is not finite; read back as NaN."""
 
 
 class _Section(BaseModel):
@@ -206,9 +213,9 @@ class ProfileRow(_CellRow):
     metric: str = Field(description="Metric of the signal.")
     layer: int = Field(description="Point index in the signal's convention.")
     depth: float = Field(description="Relative depth of the point, 0..1.")
-    value: float = Field(description="Mean over stimuli.")
-    ci_low: float = Field(description="Bootstrap interval of the mean.")
-    ci_high: float
+    value: NaNIfNull = Field(description="Mean over stimuli (null in the file, NaN when read, where undefined).")
+    ci_low: NaNIfNull = Field(description="Bootstrap interval of the mean.")
+    ci_high: NaNIfNull
     n: int = Field(description="Stimuli behind the mean.")
     convention: str = Field(description="Which states the points are computed on.")
 

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from mspgt_bench import __version__
-from mspgt_bench.atomic import atomic_write_text, inside, slug, to_jsonable, write_json
+from mspgt_bench.atomic import atomic_write_text, dumps, inside, slug, write_json
 from mspgt_bench.corpora import set_fields
 from mspgt_bench.result_schema import SCHEMA_VERSION, ResultsDocument, read_sample
 from mspgt_bench.run.plan import TRAINED, RunContext
@@ -57,11 +57,11 @@ def write_outputs(ctx: RunContext, results: list[ConditionResult], rows: Tables,
     """
     suite = ctx.suite
     document = _document(ctx, results, rows, wall)
-    ResultsDocument.model_validate(json.loads(json.dumps(document, default=to_jsonable)))
+    ResultsDocument.model_validate(json.loads(dumps(document)))
     with staged_outputs(ctx.run_dir, OUTPUTS) as stage:
         atomic_write_text(inside(stage, stage / "suite.yaml"), suite_text(ctx.loaded))
         if "json" in suite.output.formats:
-            write_json(inside(stage, stage / "results.json"), document)
+            write_json(inside(stage, stage / "results.json"), document, standard=True)
             lines = list(sample_lines(ctx, results))
             for line in lines:
                 read_sample(line)  # every line matches the schema readers rely on
