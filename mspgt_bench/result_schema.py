@@ -10,8 +10,9 @@ with a minor version up to its own; a newer file (written by a newer mspgt-bench
 version is refused with a message saying so. 1.4 added each pass's ``signal_errors``,
 ``intervention_error`` and ``interventions_unsupported``; from 1.5 the file is standard JSON:
 NaN and ±inf are written as ``null`` (a profile point whose metric is undefined has a null
-value). Every section forbids unknown keys, so a field the runner adds without a schema update is caught by the tests that validate a real run, except the
-adapter's own provenance, which plugins may extend.
+value). Every section forbids unknown keys, so a field the runner adds without a schema update
+is caught by the tests that validate a real run, except the adapter's own provenance, which
+plugins may extend.
 """
 
 from __future__ import annotations
