@@ -8,13 +8,13 @@ Both sweeps run on the same stimuli in the same process, interleaved repeat by r
 - **naive**: one clean forward pass, then one full forward pass per layer with a plain forward
   hook that returns the layer's input as its output: ``L + L²`` executions.
 
-Both end with the same tail per condition: final norm + unembedding + the effect metrics
+Both end with the same tail per target (intervened pass): final norm + unembedding + the effect metrics
 (KL, top-1 agreement, Δloss, Δentropy; chunked over positions). The table reports medians of
 wall-clock and process CPU seconds over the repeats for the whole sweep and for the decoder
 stack alone (no unembedding/metrics), the layer-execution counts, and checks that both sweeps
-give the same effect values. It also times the unembedding alone (clean + ``L`` conditions × every
+give the same effect values. It also times the unembedding alone (clean + ``L`` targets × every
 real position) and prints the whole-sweep ratio the two decoder stacks would give if the metrics cost
-nothing beyond it: the read-out every condition needs bounds the ratio from below.
+nothing beyond it: the read-out every target needs bounds the ratio from below.
 
     python bench/deletion_sweep.py                       # smollm2-135m, 8 stimuli × 64 tokens, 3 repeats
     python bench/deletion_sweep.py --stimuli 16 --repeats 5 --threads 1
@@ -80,11 +80,11 @@ def naive_sweep(adapter: HFAdapter, batches: list, metrics: bool = True) -> Resu
 
 
 @torch.inference_mode()
-def unembedding_only(adapter: HFAdapter, batches: list, conditions: int) -> None:
-    """The final norm + unembedding of every real position, ``conditions`` times per batch (no metrics)."""
+def unembedding_only(adapter: HFAdapter, batches: list, targets: int) -> None:
+    """The final norm + unembedding of every real position, ``targets`` times per batch (no metrics)."""
     for batch in batches:
         rows = torch.randn(int(batch.attention_mask.sum()), adapter.d_model)
-        for _ in range(conditions):
+        for _ in range(targets):
             adapter.logits_from_resid(rows)
 
 
@@ -154,8 +154,8 @@ def main() -> None:
     print(f"agreement within 1e-4: {'yes' if agree else 'NO'}")
     unembed = med("unembed", 0)
     bound = (unembed + med("resume_stack", 0)) / (unembed + med("naive_stack", 0))
-    print(f"unembedding alone (final norm + W_U at every real position; clean + {n} conditions): {unembed:.2f} s median wall;")
-    print(f"  the whole-sweep ratio if the metrics cost nothing beyond it: {bound:.3f} (both sweeps pay it once per condition)")
+    print(f"unembedding alone (final norm + W_U at every real position; clean + {n} targets): {unembed:.2f} s median wall;")
+    print(f"  the whole-sweep ratio if the metrics cost nothing beyond it: {bound:.3f} (both sweeps pay it once per target)")
     ratio = med("resume", 0) / med("naive", 0)
     print(f"whole-sweep wall-clock ratio {ratio:.3f} (target <= 0.6: {'met' if ratio <= 0.6 else 'not met'})")
 

@@ -4,7 +4,7 @@ Each intervention is a set of :class:`~mspgt_bench.models.resume.Step` edits of 
 stream; the model layer records one clean pass and resumes it under them
 (:mod:`mspgt_bench.models.resume`).
 
-- :mod:`.base`: the plugin interface (``Intervention``, ``Condition``, ``BatchContext``).
+- :mod:`.base`: the plugin interface (``Intervention``, ``Target``, ``BatchContext``).
 - :mod:`.library`: the built-in plugins (deletion, swap, mean/resample ablation, noise,
   block drop, activation patching, causal tracing).
 - :mod:`.effects`: KL, top-1 agreement, Δloss, Δentropy, Δloss per token class.
@@ -17,7 +17,7 @@ stream; the model layer records one clean pass and resumes it under them
 
 from __future__ import annotations
 
-from mspgt_bench.interventions.base import BatchContext, Condition, Intervention, TargetOptions
+from mspgt_bench.interventions.base import BatchContext, Intervention, Target, TargetOptions
 from mspgt_bench.interventions.generation import GenerationOptions, generation_effects
 from mspgt_bench.interventions.library import INTERVENTIONS
 from mspgt_bench.interventions.sweep import run_interventions, sweep
@@ -25,9 +25,9 @@ from mspgt_bench.interventions.sweep import run_interventions, sweep
 __all__ = [
     "INTERVENTIONS",
     "BatchContext",
-    "Condition",
     "GenerationOptions",
     "Intervention",
+    "Target",
     "TargetOptions",
     "generation_effects",
     "run_interventions",

@@ -2,15 +2,15 @@
 
 An intervention is a class with a ``name``, a docstring giving its formula and source, and an
 ``Options`` pydantic model (unknown keys are errors). Built with the model's number of layers and
-its options, it yields :class:`Condition` s: a label such as ``delete[l=5]``, the layers it
+its options, it yields :class:`Target` s: a label such as ``delete[l=5]``, the layers it
 touches, and a ``build(ctx)`` that returns the :class:`~mspgt_bench.models.resume.Step`
 edits of the residual stream for one stimulus batch. The sweep resumes the clean pass of each
-batch under each condition's steps and compares the output to the clean output
+batch under each target's steps and compares the output to the clean output
 (:class:`~mspgt_bench.interventions.effects.CleanReference`).
 
 Interventions that need dataset-level statistics of the clean model (mean contributions,
 layer-similarity scores, the embedding scale) set ``needs_fit`` and accumulate them in
-``fit(ctx)``, which the sweep calls on every batch before any condition runs. Interventions
+``fit(ctx)``, which the sweep calls on every batch before any target runs. Interventions
 whose effect is not a comparison with the clean output (activation patching) override
 ``evaluate``.
 """
@@ -34,8 +34,8 @@ from mspgt_bench.stimuli.base import Stimulus
 
 __all__ = [
     "BatchContext",
-    "Condition",
     "Intervention",
+    "Target",
     "TargetOptions",
     "layer_list",
     "layers_text",
@@ -86,7 +86,7 @@ class BatchContext:
     sentence: Tensor | None = None
     """``[batch, tokens]`` sentence index of each token (−1: padding/special), when offsets are available."""
     memo: dict[Any, Any] = field(default_factory=dict)
-    """Per-batch scratch space shared by conditions (e.g. resample donors)."""
+    """Per-batch scratch space shared by targets (e.g. resample donors)."""
 
     @property
     def n_layers(self) -> int:
@@ -106,7 +106,7 @@ class BatchContext:
 
 
 @dataclass(frozen=True)
-class Condition:
+class Target:
     """One intervened forward pass: a label, the layers it touches, and its residual-stream edits."""
 
     label: str
@@ -126,7 +126,7 @@ class TargetOptions(SegmentSource):
         description="One target per layer (negative counts from the end). Default: every layer, unless `segments` is given.",
     )
 
-    def targets(self, n_layers: int) -> list[tuple[int, int]]:
+    def layer_ranges(self, n_layers: int) -> list[tuple[int, int]]:
         """Half-open layer ranges ``[a, b)``: ``(l, l+1)`` per single layer, then the segments."""
         if self.segments_from is not None:
             raise ValueError(
@@ -163,15 +163,15 @@ class Intervention:
     def fit(self, ctx: BatchContext) -> None:
         """Accumulate dataset statistics from one batch's clean pass (only if ``needs_fit``)."""
 
-    def conditions(self) -> list[Condition]:
+    def targets(self) -> list[Target]:
         """The intervened passes this intervention asks for (after fitting, if it fits)."""
         raise NotImplementedError
 
     def evaluate(self, ctx: BatchContext) -> dict[str, dict[str, Tensor]]:
-        """``{condition label: {metric: per-row values}}`` for one batch."""
+        """``{target label: {metric: per-row values}}`` for one batch."""
         assert ctx.reference is not None
         out = {}
-        for condition in self.conditions():
-            resid = ctx.clean.resume(condition.build(ctx))
-            out[condition.label] = ctx.reference.compare_resid(resid)
+        for target in self.targets():
+            resid = ctx.clean.resume(target.build(ctx))
+            out[target.label] = ctx.reference.compare_resid(resid)
         return out

@@ -19,7 +19,7 @@ Numerics (float32, nats): the read-out statistics come from
 affine), so identical logits give exactly 0 and small perturbations keep their relative
 precision; ``−log q(x) = lse(z) − z_x``. The vocabulary-sized work (unembedding included, via
 :meth:`CleanReference.compare_resid`) runs over chunks of positions, so no ``[batch, tokens, vocab]``
-tensor is ever allocated per condition.
+tensor is ever allocated per intervention target.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ ToLogits = Callable[[Tensor], Tensor]
 
 
 class CleanReference:
-    """The clean model's next-token quantities on one batch, computed once and shared by every condition.
+    """The clean model's next-token quantities on one batch, computed once and shared by every intervention target.
 
     Only real (non-padding) positions are kept, flattened to rows. ``values`` is either the clean
     logits ``[batch, tokens, vocab]`` or, with ``to_logits`` or ``affine`` given, the clean final

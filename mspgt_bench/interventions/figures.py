@@ -43,7 +43,7 @@ def write_intervention_figures(
     File and folder names are slugged (:func:`mspgt_bench.atomic.slug`) and each path is checked
     to stay in ``folder``.
 
-    Rows are those of :func:`mspgt_bench.interventions.sweep.run_interventions`; conditions that
+    Rows are those of :func:`mspgt_bench.interventions.sweep.run_interventions`; targets that
     touch no layer (e.g. ``trace[total]``) and the ``token_classes`` rows are not plotted.
     """
     import matplotlib

@@ -6,7 +6,7 @@ generates (docs/theory.md §2). For each prompt and each segment ``[a, b)``:
 1. prompt: the stimulus' first ``prompt_sentences`` sentences, cut to ``prompt_tokens`` tokens;
 2. continuation: ``max_new_tokens`` tokens from HF ``generate`` with the KV cache, greedy or
    sampled (``sample``, ``temperature``; the torch seed is set per prompt from its id and
-   ``seed``, the same for every condition: common random numbers); decoded without special
+   ``seed``, the same for every target: common random numbers); decoded without special
    tokens, whitespace runs collapsed; one prompt at a time, so no padding enters generation;
 3. the same with the intervention's :class:`~mspgt_bench.models.resume.Step` edits
    installed by :func:`~mspgt_bench.models.resume.apply_steps` (always removed after);
@@ -103,7 +103,7 @@ class GenerationOptions(Strict):
 
 @dataclass(frozen=True)
 class SegmentEdit:
-    """The intervention on one segment: its condition label and the edits for one prompt."""
+    """The intervention on one segment: its target label and the edits for one prompt."""
 
     label: str
     segment: tuple[int, int]
@@ -116,9 +116,9 @@ class GenerationResult:
     rows: list[dict[str, Any]]
     """One row per segment × read-out metric (see the module docstring)."""
     per_prompt: list[dict[str, Any]]
-    """``{stimulus, condition, metric, value}`` for every prompt, condition (``clean`` too) and metric."""
+    """``{stimulus, target, metric, value}`` for every prompt, target (``clean`` too) and metric."""
     texts: dict[str, list[str]] = field(default_factory=dict)
-    """``{condition: [continuation per prompt]}``."""
+    """``{target: [continuation per prompt]}``."""
 
 
 def prompt_text(stimulus: Stimulus, n_sentences: int) -> str:
@@ -140,7 +140,7 @@ def segment_edits(
     adapter: Any, prompts: Sequence[Stimulus], segments: Sequence[tuple[int, int]], options: GenerationOptions
 ) -> list[SegmentEdit]:
     """One :class:`SegmentEdit` per segment (mean ablation is fitted here on the clean prompts)."""
-    segments = TargetOptions(segments=list(segments)).targets(adapter.n_layers)
+    segments = TargetOptions(segments=list(segments)).layer_ranges(adapter.n_layers)
     if options.intervention == "residual_noise":
         param = f"sigma={options.sigma:g}"
         return [
@@ -165,9 +165,9 @@ def segment_edits(
             contexts.append(BatchContext(adapter, batch, adapter.record_residuals(batch), [prompts[i] for i in indices]))
             intervention.fit(contexts[-1])
     out = []
-    for (a, b), condition in zip(segments, intervention.conditions()):
-        steps = condition.build(contexts[0] if contexts else None)  # deletion's edits need no batch
-        out.append(SegmentEdit(condition.label, (a, b), lambda _prompt, steps=steps: steps))
+    for (a, b), target in zip(segments, intervention.targets()):
+        steps = target.build(contexts[0] if contexts else None)  # deletion's edits need no batch
+        out.append(SegmentEdit(target.label, (a, b), lambda _prompt, steps=steps: steps))
     return out
 
 
@@ -223,7 +223,7 @@ def _row(
     a, b = edit.segment
     return {
         "intervention": options.intervention,
-        "condition": edit.label,
+        "target": edit.label,
         "layer": a,
         "layer_end": b - 1,
         "layers": layers_text(tuple(range(a, b))),
@@ -262,12 +262,12 @@ def generation_effects(
     for edit in edits:
         texts[edit.label] = [continuation(adapter, s, edit.steps(s), options) for s in stimuli]
     values = {}
-    for condition, column in texts.items():
+    for target, column in texts.items():
         scored = [readouts(text, encoder, options.coherence_window) for text in column]
-        values[condition] = {metric: np.array([r[metric] for r in scored]) for metric in READOUT_SCALES}
+        values[target] = {metric: np.array([r[metric] for r in scored]) for metric in READOUT_SCALES}
     per_prompt = [
-        {"stimulus": stimulus.id, "condition": condition, "metric": metric, "value": float(column[i])}
-        for condition, metrics in values.items()
+        {"stimulus": stimulus.id, "target": target, "metric": metric, "value": float(column[i])}
+        for target, metrics in values.items()
         for metric, column in metrics.items()
         for i, stimulus in enumerate(stimuli)
     ]

@@ -16,8 +16,8 @@ from torch import Tensor
 
 from mspgt_bench.interventions.base import (
     BatchContext,
-    Condition,
     Intervention,
+    Target,
     TargetOptions,
     layer_list,
     layers_text,
@@ -63,10 +63,10 @@ class LayerDeletion(Intervention):
     class Options(TargetOptions):
         pass
 
-    def conditions(self) -> list[Condition]:
+    def targets(self) -> list[Target]:
         return [
-            Condition(target_label("delete", a, b), tuple(range(a, b)), lambda ctx, a=a, b=b: _skip(a, b))
-            for a, b in self.options.targets(self.n_layers)
+            Target(target_label("delete", a, b), tuple(range(a, b)), lambda ctx, a=a, b=b: _skip(a, b))
+            for a, b in self.options.layer_ranges(self.n_layers)
         ]
 
 
@@ -85,7 +85,7 @@ class LayerSwap(Intervention):
         layers: list[int] | None = Field(None, description="First layer of each swapped pair; default every valid one.")
         offset: int = Field(1, ge=0, description="Swap layer l with layer l + offset.")
 
-    def conditions(self) -> list[Condition]:
+    def targets(self) -> list[Target]:
         offset = self.options.offset
         out = []
         for layer in layer_list(self.options.layers, self.n_layers, last=self.n_layers - 1 - offset):
@@ -94,7 +94,7 @@ class LayerSwap(Intervention):
                 steps = {layer: Step(modules=(layer,))}
             else:
                 steps = {layer: Step(modules=(other,)), other: Step(modules=(layer,))}
-            out.append(Condition(f"swap[{layer}<->{other}]", tuple(sorted({layer, other})), lambda ctx, s=steps: s))
+            out.append(Target(f"swap[{layer}<->{other}]", tuple(sorted({layer, other})), lambda ctx, s=steps: s))
         return out
 
 
@@ -115,13 +115,13 @@ class MeanAblation(Intervention):
 
     def __init__(self, n_layers: int, label: str | None = None, **options) -> None:
         super().__init__(n_layers, label, **options)
-        self._targets = self.options.targets(n_layers)
+        self._ranges = self.options.layer_ranges(n_layers)
         self._sums: dict[tuple[int, int], Tensor] = {}
         self._count = 0
 
     def fit(self, ctx: BatchContext) -> None:
         mask = ctx.mask.unsqueeze(-1)
-        for a, b in self._targets:
+        for a, b in self._ranges:
             contribution = (ctx.clean.states[b] - ctx.clean.states[a]).double()
             total = (contribution * mask).sum(dim=(0, 1))
             self._sums[(a, b)] = self._sums.get((a, b), 0) + total
@@ -132,14 +132,14 @@ class MeanAblation(Intervention):
             raise RuntimeError("mean_ablation was not fitted: call fit() on the stimulus batches first")
         return self._sums[(a, b)] / self._count
 
-    def conditions(self) -> list[Condition]:
+    def targets(self) -> list[Target]:
         out = []
-        for a, b in self._targets:
+        for a, b in self._ranges:
             def build(ctx: BatchContext, a=a, b=b) -> dict[int, Step]:
                 mean = self.mean(a, b).to(ctx.clean.states[a].dtype)
                 return _skip(a, b, post=lambda h, _out: h + mean)
 
-            out.append(Condition(target_label("mean", a, b), tuple(range(a, b)), build))
+            out.append(Target(target_label("mean", a, b), tuple(range(a, b)), build))
         return out
 
 
@@ -176,9 +176,9 @@ class ResampleAblation(Intervention):
             ctx.memo[key] = donors
         return ctx.memo[key]
 
-    def conditions(self) -> list[Condition]:
+    def targets(self) -> list[Target]:
         out = []
-        for a, b in self.options.targets(self.n_layers):
+        for a, b in self.options.layer_ranges(self.n_layers):
             def build(ctx: BatchContext, a=a, b=b) -> dict[int, Step]:
                 contribution = ctx.clean.states[b] - ctx.clean.states[a]
                 mask = ctx.mask
@@ -187,7 +187,7 @@ class ResampleAblation(Intervention):
                 donated = torch.where(mask[donors].unsqueeze(-1), contribution[donors], mean)
                 return _skip(a, b, post=lambda h, _out: h + donated)
 
-            out.append(Condition(target_label("resample", a, b), tuple(range(a, b)), build))
+            out.append(Target(target_label("resample", a, b), tuple(range(a, b)), build))
         return out
 
 
@@ -234,7 +234,7 @@ class ResidualNoise(Intervention):
             ctx.memo[key] = out
         return ctx.memo[key]
 
-    def conditions(self) -> list[Condition]:
+    def targets(self) -> list[Target]:
         out = []
         for layer in layer_list(self.options.layers, self.n_layers):
             for sigma in self.options.sigmas:
@@ -243,7 +243,7 @@ class ResidualNoise(Intervention):
                     return {layer: Step(pre=lambda h: h + sigma * noise)}
 
                 out.append(
-                    Condition(
+                    Target(
                         f"noise[l={layer},sigma={sigma:g}]", (layer,), build, param=f"sigma={sigma:g}", depth=layer / self.n_layers
                     )
                 )
@@ -322,13 +322,13 @@ class BlockDrop(Intervention):
             return tuple(range(start, start + n))
         return tuple(sorted(torch.argsort(scores["block_influence"], stable=True)[:n].tolist()))
 
-    def conditions(self) -> list[Condition]:
+    def targets(self) -> list[Target]:
         out = []
         for n in self.options.n:
             layers = self.selected(n)
             steps = {layer: Step(modules=()) for layer in layers}
             out.append(
-                Condition(
+                Target(
                     f"block_drop[{self.options.selection},n={n}]",
                     layers,
                     lambda ctx, s=steps: s,
@@ -355,7 +355,7 @@ class ActivationPatching(Intervention):
       set to its clean value.
 
     Source: Meng et al. 2022, "Locating and Editing Factual Associations in GPT" (ROME causal
-    tracing); Heimersheim & Nanda 2024 on patching practice. Condition labels:
+    tracing); Heimersheim & Nanda 2024 on patching practice. Target labels:
     ``<prefix>[total]`` (metrics ``total_effect``, ``p_clean``, ``p_corrupt``) and
     ``<prefix>[pos=<position>,l=<l>]`` (``indirect_effect``, ``p_restored``).
     """
@@ -399,11 +399,11 @@ class ActivationPatching(Intervention):
         mean = self._sum / self._count
         return max(self._sumsq / self._count - mean * mean, 0.0) ** 0.5
 
-    def conditions(self) -> list[Condition]:
-        out = [Condition(f"{self.prefix}[total]", (), lambda ctx: {})]
+    def targets(self) -> list[Target]:
+        out = [Target(f"{self.prefix}[total]", (), lambda ctx: {})]
         for position in self.options.positions:
             for layer in layer_list(self.options.layers, self.n_layers):
-                out.append(Condition(f"{self.prefix}[pos={position},l={layer}]", (layer,), lambda ctx: {}, param=f"pos={position}"))
+                out.append(Target(f"{self.prefix}[pos={position},l={layer}]", (layer,), lambda ctx: {}, param=f"pos={position}"))
         return out
 
     def spans(self, ctx: BatchContext) -> Tensor:

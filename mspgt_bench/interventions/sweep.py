@@ -2,13 +2,13 @@
 
 For each stimulus batch: one recorded clean pass (the adapter's ``record_residuals``;
 :func:`~mspgt_bench.models.resume.record` for HF), the clean reference quantities and
-token classes, then every condition of every intervention resumed from the cached residual
+token classes, then every target of every intervention resumed from the cached residual
 stream. Interventions that need dataset statistics are fitted
 in a first pass over all batches. Per-stimulus values are kept, so each row's interval is a
 bootstrap over stimuli (the resampling unit of every mspgt-bench statistic).
 
-Row keys (one row per intervention × condition × metric): ``intervention`` (the spec's label),
-``plugin``, ``condition`` (e.g. ``delete[l=5]``), ``layer`` / ``layer_end`` (first and last
+Row keys (one row per intervention × target × metric): ``intervention`` (the spec's label),
+``plugin``, ``target`` (e.g. ``delete[l=5]``), ``layer`` / ``layer_end`` (first and last
 layer touched, inclusive; ``None`` when none), ``layers`` (text), ``depth`` (fraction of depth),
 ``param``, ``metric``, ``value``, ``ci_low``, ``ci_high``, ``n`` (stimuli with a value).
 A pseudo-intervention ``token_classes`` reports the fraction of classified targets in each class.
@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from mspgt_bench.capture import length_sorted_batches
-from mspgt_bench.interventions.base import BatchContext, Condition, Intervention, layers_text
+from mspgt_bench.interventions.base import BatchContext, Intervention, Target, layers_text
 from mspgt_bench.interventions.effects import CleanReference
 from mspgt_bench.interventions.library import INTERVENTIONS
 from mspgt_bench.interventions.token_classes import (
@@ -91,8 +91,8 @@ def batches_of(stimuli: Sequence[Stimulus], batch_size: int) -> list[list[int]]:
 class SweepResult:
     rows: list[dict[str, Any]]
     per_stimulus: dict[tuple[str, str], dict[str, np.ndarray]]
-    """``{(intervention label, condition label): {metric: [n_stimuli] values}}`` (NaN: no value)."""
-    conditions: dict[str, list[Condition]]
+    """``{(intervention label, target label): {metric: [n_stimuli] values}}`` (NaN: no value)."""
+    targets: dict[str, list[Target]]
     interventions: list[Intervention] = field(default_factory=list)
     unsupported: dict[str, str] = field(default_factory=dict)
     """Intervention label -> why the backend could not run it (it has no rows)."""
@@ -198,18 +198,18 @@ def sweep(
             on_batch(len(indices))
 
     interventions = [iv for iv in interventions if iv.label not in unsupported]
-    conditions = {iv.label: iv.conditions() for iv in interventions}
+    targets = {iv.label: iv.targets() for iv in interventions}
     rows: list[dict[str, Any]] = []
     for iv in interventions:
-        for condition in conditions[iv.label]:
-            for metric, column in values.get((iv.label, condition.label), {}).items():
-                rows.append(_row(iv, condition, metric, column, boot, adapter.n_layers))
+        for target in targets[iv.label]:
+            for metric, column in values.get((iv.label, target.label), {}).items():
+                rows.append(_row(iv, target, metric, column, boot, adapter.n_layers))
     if class_values:
-        token_class_condition = Condition("clean", (), lambda ctx: {})
+        token_class_target = Target("clean", (), lambda ctx: {})
         for metric, column in class_values.items():
-            row = _row(None, token_class_condition, metric, column, boot, adapter.n_layers)
+            row = _row(None, token_class_target, metric, column, boot, adapter.n_layers)
             rows.append(row)
-    return SweepResult(rows, values, conditions, interventions, unsupported)
+    return SweepResult(rows, values, targets, interventions, unsupported)
 
 
 def run_interventions(
@@ -227,7 +227,7 @@ def run_interventions(
 
 def _row(
     iv: Intervention | None,
-    condition: Condition,
+    target: Target,
     metric: str,
     column: np.ndarray,
     boot: BootstrapConfig,
@@ -238,24 +238,24 @@ def _row(
     value = lo = hi = float("nan")
     if len(finite) >= 2:
         ci = bootstrap_ci(
-            finite, n_boot=boot.n_boot, level=boot.level, method=boot.method, rng=boot.rng(label, condition.label, metric)
+            finite, n_boot=boot.n_boot, level=boot.level, method=boot.method, rng=boot.rng(label, target.label, metric)
         )
         value, lo, hi = float(ci.estimate), float(ci.lo), float(ci.hi)
     elif len(finite) == 1:
         value = float(finite[0])
-    layers = condition.layers
-    depth = condition.depth
+    layers = target.layers
+    depth = target.depth
     if depth is None and layers:
         depth = (max(layers) + 1) / n_layers
     return {
         "intervention": label,
         "plugin": iv.name if iv is not None else "token_classes",
-        "condition": condition.label,
+        "target": target.label,
         "layer": min(layers) if layers else None,
         "layer_end": max(layers) if layers else None,
         "layers": layers_text(layers),
         "depth": depth,
-        "param": condition.param,
+        "param": target.param,
         "metric": metric,
         "value": value,
         "ci_low": lo,

@@ -108,7 +108,7 @@ def cell_effects(ctx: RunContext, cell: Cell, pool: AdapterPool, detections: dic
         "condition": cell.condition,
         **set_fields(cell.stimulus_set.id),
     }
-    rows = [{**head, "target": row.pop("condition"), **row} for row in rows]
+    rows = [{**head, "target": row["target"], **row} for row in rows]  # a key keeps its first place
     write_json(path, {"rows": rows, "per_stimulus": records})
     return CellEffects(rows, records)
 
@@ -143,7 +143,7 @@ def _sweep_effects(
     result = sweep(adapter, stimuli, specs, ctx.suite.run.batch_size, max_tokens, ctx.boot)
     records = [
         _record(label, target.label, target.layers, result.per_stimulus.get((label, target.label), {}))
-        for label, targets in result.conditions.items()
+        for label, targets in result.targets.items()
         for target in targets
     ]
     records += [{"intervention": label, "unsupported": reason} for label, reason in result.unsupported.items()]
@@ -166,9 +166,9 @@ def _generation_effects(
     order = {p.id: i for i, p in enumerate(prompts)}
     values: dict[str, dict[str, np.ndarray]] = {}
     for item in result.per_prompt:
-        column = values.setdefault(item["condition"], {}).setdefault(item["metric"], np.full(len(prompts), np.nan))
+        column = values.setdefault(item["target"], {}).setdefault(item["metric"], np.full(len(prompts), np.nan))
         column[order[item["stimulus"]]] = item["value"]
-    layers = {row["condition"]: tuple(range(row["layer"], row["layer_end"] + 1)) for row in result.rows}
+    layers = {row["target"]: tuple(range(row["layer"], row["layer_end"] + 1)) for row in result.rows}
     records = []
     for label, span in layers.items():
         deltas = {metric: values[label][metric] - clean for metric, clean in values["clean"].items()}

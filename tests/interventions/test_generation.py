@@ -100,18 +100,18 @@ def test_effect_rows_are_intervened_minus_clean_per_prompt(tiny_adapter, prose):
     result = generation_effects(adapter, prose, [(0, 2), (2, 4)], options, BootstrapConfig(n_boot=200), encoder=_flat_encoder)
     assert set(result.texts) == {"clean", "delete[0:2]", "delete[2:4]"}
     assert len(result.rows) == 2 * len(READOUT_SCALES)
-    values = {(r["stimulus"], r["condition"], r["metric"]): r["value"] for r in result.per_prompt}
+    values = {(r["stimulus"], r["target"], r["metric"]): r["value"] for r in result.per_prompt}
     for row in result.rows:
         assert row["scale"] == READOUT_SCALES[row["metric"]] and row["intervention"] == "layer_deletion"
         clean = np.array([values[(p.id, "clean", row["metric"])] for p in prose])
-        intervened = np.array([values[(p.id, row["condition"], row["metric"])] for p in prose])
+        intervened = np.array([values[(p.id, row["target"], row["metric"])] for p in prose])
         keep = ~np.isnan(clean) & ~np.isnan(intervened)
         assert row["n"] == keep.sum()
         if keep.sum() >= 2:
             assert row["value"] == pytest.approx(np.mean(intervened[keep] - clean[keep]))
             assert row["ci_low"] <= row["value"] <= row["ci_high"]
     assert sum(r["n"] >= 2 for r in result.rows) >= len(READOUT_SCALES)
-    first = next(r for r in result.rows if r["condition"] == "delete[0:2]")
+    first = next(r for r in result.rows if r["target"] == "delete[0:2]")
     assert (first["layer"], first["layer_end"], first["layers"], first["depth"]) == (0, 1, "0-1", 0.5)
     again = generation_effects(adapter, prose, [(0, 2), (2, 4)], options, BootstrapConfig(n_boot=200), encoder=_flat_encoder)
     np.testing.assert_equal(again.rows, result.rows)  # reproducible (NaN equals NaN here)

@@ -45,7 +45,7 @@ def test_every_plugin_declares_name_options_and_a_sourced_formula():
     with pytest.raises(ValidationError):
         LayerDeletion(4, layer=[1])  # misspelt option
     with pytest.raises(ValueError, match="out of range"):
-        LayerDeletion(4, layers=[4]).conditions()
+        LayerDeletion(4, layers=[4]).targets()
 
 
 @pytest.mark.parametrize("family", ["llama", "gemma3", "gpt2"])
@@ -103,8 +103,8 @@ def test_swapping_a_layer_with_itself_is_the_identity(tiny_adapter, prose, batch
     for label in results:
         values = _by_label(results, label)
         assert max(values["kl"]) <= 1e-7 and values["top1_agreement"] == [1.0] * 4
-    swapped = LayerSwap(4).conditions()
-    assert [c.label for c in swapped] == ["swap[0<->1]", "swap[1<->2]", "swap[2<->3]"]
+    swapped = LayerSwap(4).targets()
+    assert [t.label for t in swapped] == ["swap[0<->1]", "swap[1<->2]", "swap[2<->3]"]
 
 
 def test_mean_ablation_uses_the_mean_contribution_over_real_tokens(tiny_adapter, prose, batch_of):
@@ -116,11 +116,11 @@ def test_mean_ablation_uses_the_mean_contribution_over_real_tokens(tiny_adapter,
     mask = batch.attention_mask.bool()
     states = ctx.clean.states
     torch.testing.assert_close(plugin.mean(1, 3).float(), (states[3] - states[1])[mask].mean(0), atol=1e-5, rtol=1e-5)
-    steps = plugin.conditions()[1].build(ctx)
+    steps = plugin.targets()[1].build(ctx)
     out = ctx.clean.resume(steps, start=1)
     expected_h3 = states[1] + plugin.mean(1, 3).float()
     torch.testing.assert_close(ctx.clean.run_layer(3, expected_h3), out, atol=1e-5, rtol=1e-5)
-    assert [c.label for c in plugin.conditions()] == ["mean[l=1]", "mean[1:3]"]
+    assert [t.label for t in plugin.targets()] == ["mean[l=1]", "mean[1:3]"]
 
 
 def test_resample_donors_are_other_seeded_stimuli_of_at_least_the_same_length(tiny_adapter, prose, batch_of):
@@ -150,11 +150,11 @@ def test_block_drop_selects_by_angular_distance_and_block_influence(tiny_adapter
     angular.fit(ctx)
     expected = [angular_distance(states[l][rows, last], states[l + 2][rows, last]).mean().item() for l in range(5)]
     start = min(range(5), key=lambda l: expected[l])
-    assert angular.conditions()[0].layers == (start, start + 1)
+    assert angular.targets()[0].layers == (start, start + 1)
     bi = BlockDrop(6, n=[3], selection="block_influence")
     bi.fit(ctx)
     scores = [block_influence(states[l], states[l + 1])[mask].mean().item() for l in range(6)]
-    assert bi.conditions()[0].layers == tuple(sorted(sorted(range(6), key=lambda l: scores[l])[:3]))
+    assert bi.targets()[0].layers == tuple(sorted(sorted(range(6), key=lambda l: scores[l])[:3]))
     with pytest.raises(ValueError, match="leave no layer"):
         BlockDrop(6, n=[6])
 

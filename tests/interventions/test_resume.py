@@ -34,7 +34,7 @@ def _plugins(n_layers: int):
     ]
 
 
-def _check_all_conditions(adapter, batch, stimuli) -> None:
+def _check_all_targets(adapter, batch, stimuli) -> None:
     clean = record(adapter, batch)
     full = adapter.forward(batch)
     torch.testing.assert_close(clean.logits(), full, atol=1e-5, rtol=1e-5)
@@ -43,12 +43,12 @@ def _check_all_conditions(adapter, batch, stimuli) -> None:
     for plugin in _plugins(adapter.n_layers):
         if plugin.needs_fit:
             plugin.fit(ctx)
-        for condition in plugin.conditions():
-            steps = condition.build(ctx)
+        for target in plugin.targets():
+            steps = target.build(ctx)
             resumed = clean.logits(clean.resume(steps))
             reference = recompute(adapter, batch, steps)
-            torch.testing.assert_close(resumed, reference, atol=1e-5, rtol=1e-5, msg=condition.label)
-            assert (resumed - full).abs().max() > 1e-4, f"{condition.label} changed nothing"
+            torch.testing.assert_close(resumed, reference, atol=1e-5, rtol=1e-5, msg=target.label)
+            assert (resumed - full).abs().max() > 1e-4, f"{target.label} changed nothing"
             checked += 1
     assert checked >= 9
 
@@ -56,7 +56,7 @@ def _check_all_conditions(adapter, batch, stimuli) -> None:
 @pytest.mark.parametrize("family", FAMILIES)
 def test_resume_equals_full_recompute(tiny_adapter, family, prose, batch_of):
     adapter = tiny_adapter(family)
-    _check_all_conditions(adapter, batch_of(adapter, prose), prose)
+    _check_all_targets(adapter, batch_of(adapter, prose), prose)
 
 
 def test_resume_gemma3_mixed_sliding_and_global_layers(prose, batch_of):
@@ -64,7 +64,7 @@ def test_resume_gemma3_mixed_sliding_and_global_layers(prose, batch_of):
     adapter = HFAdapter("tiny-gemma3", n_layers=6)
     assert len(set(adapter.model.config.layer_types)) == 2
     batch = batch_of(adapter, prose, 48)  # longer than the sliding window of 16
-    _check_all_conditions(adapter, batch, prose)
+    _check_all_targets(adapter, batch, prose)
     clean = record(adapter, batch)
     # the recorded arguments really differ per layer: sliding-window mask vs causal, local vs global rotary
     sliding, full = clean.calls[4].kwargs, clean.calls[5].kwargs

@@ -14,7 +14,7 @@ from mspgt_bench.signals.base import BootstrapConfig
 from mspgt_bench.suite.schema import ComponentSpec
 
 ROW_KEYS = {
-    "intervention", "plugin", "condition", "layer", "layer_end", "layers", "depth",
+    "intervention", "plugin", "target", "layer", "layer_end", "layers", "depth",
     "param", "metric", "value", "ci_low", "ci_high", "n",
 }
 SUITE = Path(__file__).resolve().parents[2] / "suites" / "interventions.yaml"
@@ -54,7 +54,7 @@ def test_rows_are_tidy_with_bootstrap_intervals(tiny_adapter, prose):
     result = sweep(adapter, prose, specs, batch_size=3, max_tokens=40, boot=BootstrapConfig(n_boot=200, seed=1))
     rows = result.rows
     assert all(set(row) == ROW_KEYS for row in rows)
-    kl = {r["condition"]: r for r in rows if r["metric"] == "kl"}
+    kl = {r["target"]: r for r in rows if r["metric"] == "kl"}
     assert set(kl) == {"delete[l=0]", "delete[l=3]", "noise[l=1,sigma=0]", "noise[l=1,sigma=2]"}
     row = kl["delete[l=0]"]
     assert row["n"] == 4 and row["ci_low"] <= row["value"] <= row["ci_high"] and row["layer"] == row["layer_end"] == 0
@@ -108,7 +108,7 @@ def test_shipped_suite_is_valid_and_its_interventions_build():
     names = [spec.name for spec in suite.interventions]
     assert {"layer_deletion", "layer_swap", "residual_noise"} <= set(names)
     built = build_interventions(suite.interventions, 30)  # smollm2-135m has 30 layers
-    assert sum(len(iv.conditions()) for iv in built if not iv.needs_fit) >= 30 + 29
+    assert sum(len(iv.targets()) for iv in built if not iv.needs_fit) >= 30 + 29
 
 
 def test_an_intervention_the_backend_cannot_run_is_reported_and_the_others_go_on(tiny_adapter, prose, monkeypatch):
@@ -122,4 +122,4 @@ def test_an_intervention_the_backend_cannot_run_is_reported_and_the_others_go_on
     result = sweep(tiny_adapter("llama"), prose, specs, batch_size=4, max_tokens=40, boot=BootstrapConfig(n_boot=50))
     assert result.unsupported == {"swap": "this backend cannot run other layers in place of a layer"}
     assert {r["intervention"] for r in result.rows} == {"layer_deletion", "token_classes"}
-    assert set(result.conditions) == {"layer_deletion"}
+    assert set(result.targets) == {"layer_deletion"}
