@@ -120,7 +120,7 @@ def test_outputs_replace_the_previous_run_and_leave_no_stale_file(write_suite, m
     _run(write_suite(minimal_suite(output={"figures": True})), run_dir)
     assert (run_dir / "figures").is_dir() and (run_dir / "verdicts.csv").is_file()
     _run(write_suite(minimal_suite(output={"figures": False, "formats": ["json"]}, bootstrap={"n_boot": 100})), run_dir)
-    assert {p.name for p in run_dir.iterdir()} - {".lock"} == {"cache", "results.json", "suite.yaml"}
+    assert {p.name for p in run_dir.iterdir()} - {".lock"} == {"cache", "results.json", "samples.jsonl", "suite.yaml"}
     assert "n_boot: 100" in (run_dir / "suite.yaml").read_text()
 
 
