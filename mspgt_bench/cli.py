@@ -49,16 +49,10 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command")
 
     run = sub.add_parser("run", help="run a suite and print its verdict table", epilog=EXIT_CODES)
-    run.add_argument("suite", type=Path)
-    run.add_argument("--model", action="append", default=[], metavar="NAME", help="run this model instead of the suite's (repeatable)")
-    run.add_argument("--out", type=Path, help="run directory (default: <output.dir>/<suite name>)")
-    run.add_argument("--limit", type=int, help="use at most N stimuli")
-    run.add_argument("--seed", type=int, help="override run.seed (bootstrap, random-weight controls)")
-    run.add_argument(
-        "--trust-remote-code",
-        action="store_true",
-        help="let the adapters run Python code shipped in a model's folder or hub repo (never settable from a suite)",
-    )
+    _run_scope(run)
+    run.add_argument("--executor", choices=("local", "ray"), help="where cells run (default: the suite's run.executor)")
+    run.add_argument("--address", metavar="auto|HOST:PORT", help="Ray cluster to join (default: run.address, else a new one)")
+    _run_scope(sub.add_parser("plan", help="cells, forward passes, memory and cache state of a run, running nothing"))
 
     validate = sub.add_parser("validate", help="check a suite without running it")
     validate.add_argument("suite", type=Path)
@@ -107,6 +101,21 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _run_scope(command: argparse.ArgumentParser) -> None:
+    """The arguments ``run`` and ``plan`` share: which suite, models, run directory, stimuli, seed and cells."""
+    command.add_argument("suite", type=Path)
+    command.add_argument("--model", action="append", default=[], metavar="NAME", help="run this model instead of the suite's (repeatable)")
+    command.add_argument("--out", type=Path, help="run directory (default: <output.dir>/<suite name>)")
+    command.add_argument("--limit", type=int, help="use at most N stimuli")
+    command.add_argument("--seed", type=int, help="override run.seed (bootstrap, random-weight controls)")
+    command.add_argument("--only-failed", action="store_true", help="compute only the cells that ended in ERROR in the previous run")
+    command.add_argument(
+        "--trust-remote-code",
+        action="store_true",
+        help="let the adapters run Python code shipped in a model's folder or hub repo (never settable from a suite)",
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     console = Console() if sys.stdout.isatty() else Console(width=180)
@@ -117,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_OK
     handlers = {
         "run": _run,
+        "plan": _plan,
         "validate": _validate,
         "plugins": _plugins,
         "list": _list,
@@ -171,25 +181,24 @@ def _validate(args: argparse.Namespace, console: Console) -> int:
 def _run(args: argparse.Namespace, console: Console) -> int:
     from mspgt_bench.corpora import condition_label
     from mspgt_bench.report import RichProgress, verdict_table
-    from mspgt_bench.run import RunOptions, run_suite
+    from mspgt_bench.run import run_suite
 
     loaded = _load(args.suite, console)
     if loaded is None:
         return EXIT_INVALID
     from mspgt_bench.atomic import UnsafePathError
     from mspgt_bench.registry import UnknownComponentError
+    from mspgt_bench.run.executors import ExecutorUnavailableError, NotCachedCellsError
+    from mspgt_bench.run.previous import PreviousRunError
     from mspgt_bench.run.rundir import RunDirBusyError
 
-    options = RunOptions(
-        out=args.out, models=args.model, limit=args.limit, seed=args.seed, trust_remote_code=args.trust_remote_code
-    )
     try:
-        result = run_suite(loaded, options, RichProgress(console))
+        result = run_suite(loaded, _run_options(args), RichProgress(console))
     except UnknownComponentError as exc:
         hint = " (a hub model is written 'org/name'; a local model is a folder)" if exc.kind == "offline_models" else ""
         _error(f"{exc}{hint}")
         return EXIT_INVALID
-    except (RunDirBusyError, UnsafePathError) as exc:
+    except (RunDirBusyError, UnsafePathError, ExecutorUnavailableError, NotCachedCellsError, PreviousRunError) as exc:
         _error(str(exc))
         return EXIT_INVALID
     console.print(verdict_table(result.verdict_rows, f"{loaded.suite.suite.name}: verdicts"))
@@ -204,6 +213,30 @@ def _run(args: argparse.Namespace, console: Console) -> int:
         console.print(f"[bold magenta]{errored} verdict(s) are ERROR[/] (exit status {EXIT_SOME_ERROR}); the reasons are in verdicts.csv")
         return EXIT_SOME_ERROR
     return EXIT_OK
+
+
+def _plan(args: argparse.Namespace, console: Console) -> int:
+    from mspgt_bench.registry import UnknownComponentError
+    from mspgt_bench.run.dryrun import plan_cells, plan_summary, plan_table
+    from mspgt_bench.run.previous import PreviousRunError
+
+    loaded = _load(args.suite, console)
+    try:
+        plans = plan_cells(loaded, _run_options(args)) if loaded else None
+    except (UnknownComponentError, PreviousRunError) as exc:
+        _error(str(exc))
+        plans = None
+    if plans is not None:
+        console.print(plan_table(plans, f"{loaded.suite.suite.name}: plan"), escape(plan_summary(plans)), sep="\n")
+    return EXIT_INVALID if plans is None else EXIT_OK
+
+
+def _run_options(args: argparse.Namespace):
+    """``RunOptions`` from the arguments of ``run`` or ``plan`` (``plan`` has no executor; it never runs model code)."""
+    from mspgt_bench.run import RunOptions
+
+    executor, address = getattr(args, "executor", None), getattr(args, "address", None)
+    return RunOptions(args.out, args.model, args.limit, args.seed, args.trust_remote_code, executor, address, args.only_failed)
 
 
 def _print_corpus_summary(rows: list[dict], console: Console) -> None:

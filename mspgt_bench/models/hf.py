@@ -33,6 +33,12 @@ class HFAdapter(ModelAdapter):
 
     A subclass that builds its model another way overrides :meth:`build_model`; sites, hooks,
     the logit lens and interventions come with the class.
+
+    ``device_map`` and ``max_memory`` (suite ``args``; they need accelerate) spread a model too
+    large for one device over several, as ``from_pretrained`` takes them: ``device_map: auto``
+    with ``max_memory: {"0": 70GiB, "1": 70GiB, cpu: 200GiB}``, say (GPU indices quoted in YAML). Loaded weights go straight to
+    their devices; a model built from a config (the random-weight twin) is built on the host and
+    then dispatched. Inputs go to the device of the input embeddings; ``device`` is then unused.
     """
 
     backend = "hf"
@@ -48,6 +54,8 @@ class HFAdapter(ModelAdapter):
         seed: int = 0,
         trust_remote_code: bool = False,
         n_layers: int | None = None,
+        device_map: str | dict[str, Any] | None = None,
+        max_memory: dict[str | int, str | int] | None = None,
     ) -> None:
         if dtype not in DTYPES:
             raise ValueError(f"dtype {dtype!r} is not supported; use one of {', '.join(DTYPES)}")
@@ -58,8 +66,15 @@ class HFAdapter(ModelAdapter):
         self.random_weights = random_weights
         self.seed = seed
         self.source = ""
+        self.device_map = device_map
+        self.max_memory = None if max_memory is None else {_device_key(k): v for k, v in max_memory.items()}
         self.model, self.tokenizer = self.build_model(trust_remote_code=trust_remote_code, n_layers=n_layers)
-        self.model.to(self.device).eval()
+        if device_map is None:
+            self.model.to(self.device)
+        else:  # dispatched over devices by accelerate: inputs go where the embeddings are
+            self.model = self._dispatch(self.model)
+            self.device = self.model.get_input_embeddings().weight.device
+        self.model.eval()
         self.map: FamilyMap = family_for(self.model.config.model_type)
         self.family = self.map.family
         self.layers: nn.ModuleList = submodule(self.model, self.map.layers)
@@ -109,8 +124,29 @@ class HFAdapter(ModelAdapter):
         if self.random_weights:
             config = AutoConfig.from_pretrained(location, **kwargs)
             return self.random_model(config), tokenizer
-        model = AutoModelForCausalLM.from_pretrained(location, dtype=DTYPES[self.dtype], **kwargs)
+        placement = {"device_map": self.device_map, "max_memory": self.max_memory} if self.device_map else {}
+        model = AutoModelForCausalLM.from_pretrained(location, dtype=DTYPES[self.dtype], **kwargs, **placement)
         return model, tokenizer
+
+    def _dispatch(self, model: PreTrainedModel) -> PreTrainedModel:
+        """``model`` placed by ``device_map`` within ``max_memory`` (accelerate), unless loading already placed it.
+
+        ``from_pretrained`` places the weights it loads itself; a model built otherwise (the
+        random-weight twin, a subclass's :meth:`build_model`) is dispatched here.
+        """
+        if getattr(model, "hf_device_map", None) is not None:
+            return model
+        try:
+            from accelerate import dispatch_model, infer_auto_device_map
+        except ImportError:
+            raise ImportError(
+                'device_map needs accelerate: pip install -e ".[ray]" (or pip install accelerate)'
+            ) from None
+        device_map = self.device_map
+        if isinstance(device_map, str):
+            no_split = getattr(model, "_no_split_modules", None) or []
+            device_map = infer_auto_device_map(model, max_memory=self.max_memory, no_split_module_classes=no_split)
+        return dispatch_model(model, device_map=device_map)
 
     def random_model(self, config: Any) -> PreTrainedModel:
         """The causal LM of ``config`` with random weights drawn from ``seed``, in ``dtype`` (the global RNG is left as it was)."""
@@ -214,6 +250,7 @@ class HFAdapter(ModelAdapter):
             "n_params": sum(p.numel() for p in self.model.parameters()),
             "dtype": self.dtype,
             "device": str(self.device),
+            **({"device_map": dict(self.model.hf_device_map)} if self.device_map is not None else {}),
             "random_weights": self.random_weights,
             "transformers": transformers.__version__,
         }
@@ -243,6 +280,11 @@ def weights_fingerprint(model: str, *, revision: str | None = None, memo: Path |
     if Path(model).is_dir():
         return f"folder:{fingerprint.digest(fingerprint.hash_files(fingerprint.folder_files(Path(model)), memo))}"
     return f"hub:{fingerprint.hub_revision(model, revision)}"
+
+
+def _device_key(key: str | int) -> str | int:
+    """A ``max_memory`` key as accelerate takes it: GPU indices as ints (a suite writes them as text, ``"0"``)."""
+    return int(key) if isinstance(key, str) and key.isdigit() else key
 
 
 def _attention_probs(output: Any) -> torch.Tensor:

@@ -23,6 +23,7 @@ from typing import Any
 from mspgt_bench.atomic import inside, slug
 from mspgt_bench.corpora import StimulusSet, condition_label, load_sets
 from mspgt_bench.plugins import registry
+from mspgt_bench.run.previous import failed_cells
 from mspgt_bench.signals.base import BootstrapConfig
 from mspgt_bench.suite.loader import LoadedSuite
 from mspgt_bench.suite.schema import ModelSpec, Suite
@@ -41,6 +42,12 @@ class RunOptions:
     seed: int | None = None
     trust_remote_code: bool = False
     """Let adapters run Python shipped with a model (``--trust-remote-code``); a suite cannot ask for it."""
+    executor: str | None = None
+    """``local`` or ``ray`` (``--executor``); ``None``: the suite's ``run.executor``."""
+    address: str | None = None
+    """Ray cluster address (``--address``: ``auto`` or ``HOST:PORT``); ``None``: the suite's ``run.address``."""
+    only_failed: bool = False
+    """Compute only the cells that ended in ERROR in the run directory's previous run (``--only-failed``)."""
 
 
 @dataclass
@@ -81,6 +88,9 @@ class RunContext:
     sets: list[StimulusSet]
     conditions: list[str]
     progress: Progress
+    rerun: frozenset[str] | None = None
+    """With ``--only-failed``: the keys (:attr:`Cell.key`) of the cells to compute; every other cell must
+    come from the cache. ``None``: compute whatever is not cached."""
 
     @property
     def suite(self) -> Suite:
@@ -93,6 +103,10 @@ class RunContext:
     def cells(self, model: ResolvedModel) -> list[Cell]:
         """The cells of one model, stimulus set by stimulus set, conditions in order."""
         return [Cell(model, condition, stimulus_set) for stimulus_set in self.sets for condition in self.conditions]
+
+    def all_cells(self) -> list[Cell]:
+        """Every cell of the run, model by model, in the order the local executor runs them."""
+        return [cell for model in self.models for cell in self.cells(model)]
 
 
 @dataclass(frozen=True)
@@ -111,6 +125,11 @@ class Cell:
     @property
     def random_weights(self) -> bool:
         return self.condition == "random_weights"
+
+    @property
+    def key(self) -> str:
+        """'<model>/<condition>[/<set>]': the key of the cell's provenance in ``results.json``."""
+        return f"{self.model.name}/{self.condition}" + (f"/{self.stimulus_set.id}" if self.stimulus_set.id else "")
 
 
 def resolve_model(spec: ModelSpec) -> ResolvedModel:
@@ -131,6 +150,13 @@ def resolve_model(spec: ModelSpec) -> ResolvedModel:
 
 def plan_run(loaded: LoadedSuite, options: RunOptions, progress: Progress) -> RunContext:
     """Resolve models, create the run directory, draw the stimulus sets."""
+    ctx = plan_context(loaded, options, progress)
+    ctx.run_dir.mkdir(parents=True, exist_ok=True)
+    return ctx
+
+
+def plan_context(loaded: LoadedSuite, options: RunOptions, progress: Progress) -> RunContext:
+    """What :func:`plan_run` settles, without creating the run directory (``mspgt-bench plan`` reads it only)."""
     suite = loaded.suite
     seed = suite.run.seed if options.seed is None else options.seed
     specs = [ModelSpec(name=name) for name in options.models] or suite.models
@@ -139,13 +165,21 @@ def plan_run(loaded: LoadedSuite, options: RunOptions, progress: Progress) -> Ru
         for model in models:
             model.args = {**model.args, "trust_remote_code": True}
     run_dir = options.out or default_run_dir(suite)
-    run_dir.mkdir(parents=True, exist_ok=True)
     boot = BootstrapConfig(suite.bootstrap.n_boot, 0.95, suite.bootstrap.method, seed)
     sets = load_sets(suite, options.limit)
     for stimulus_set in sets:
         progress.stage(stimulus_set.describe())
     conditions = [TRAINED] + [c for c in CONTROLS if getattr(suite.controls, c)]
-    return RunContext(loaded, run_dir, boot, models, sets, conditions, progress)
+    rerun = failed_cells(run_dir) if options.only_failed else None
+    ctx = RunContext(loaded, run_dir, boot, models, sets, conditions, progress, rerun)
+    if rerun is not None:
+        again = [cell.label for cell in ctx.all_cells() if cell.key in rerun]
+        progress.stage(
+            f"--only-failed: {len(again)} cell(s) ended in ERROR in the previous run"
+            + (f" ({', '.join(again)})" if again else "")
+            + "; every other cell comes from the cache"
+        )
+    return ctx
 
 
 def default_run_dir(suite: Suite) -> Path:

@@ -139,6 +139,14 @@ class RunSpec(Strict):
     batch_size: int = Field(
         8, ge=1, le=limits.MAX_BATCH, description=f"Stimuli per forward pass (at most {limits.MAX_BATCH})."
     )
+    executor: Literal["local", "ray"] = Field(
+        "local", description="Where cells run: here, one after another (local), or as tasks on a Ray cluster (ray)."
+    )
+    address: str | None = Field(
+        None,
+        pattern=r"^(auto|[A-Za-z0-9.:\[\]_-]+:[0-9]{1,5})$",
+        description="Ray cluster to join (executor ray): 'auto' or HOST:PORT; default: start a local Ray for the run.",
+    )
 
 
 class OutputSpec(Strict):
