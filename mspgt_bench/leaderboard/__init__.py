@@ -10,5 +10,6 @@ torch, so these commands start fast.
 * ``board_html``: the board as HTML (building blocks in ``page``, inline CSS/JS in ``assets``);
 * ``diff``: what changed between two runs;
 * ``site``, ``model_page``, ``boundary_figure``: the static site of ``mspgt-bench publish``;
+* ``family_figure``, ``family_section``: the site's family comparison (boundary depth per model, by family);
 * ``commands``: the three commands behind the CLI, with their exit statuses.
 """

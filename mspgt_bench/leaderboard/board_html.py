@@ -71,8 +71,12 @@ def leaderboard_html(
     values: bool,
     model_link: Callable[[ModelRow], str] | None = None,
     run_link: Callable[[Run], str] | None = None,
+    before_runs: str = "",
 ) -> str:
-    """The leaderboard sections; links to model and run pages when the link functions are given."""
+    """The leaderboard sections; links to model and run pages when the link functions are given.
+
+    ``before_runs`` is trusted HTML placed after the family table and before the runs' provenance.
+    """
     parts = []
     if board.problems:
         items = "".join(f"<li><code>{esc(p.path)}</code>: {esc(p.message)}</li>" for p in board.problems)
@@ -114,6 +118,8 @@ def leaderboard_html(
     family_columns = [("family", "family"), ("models", "models"), *((p, p) for p in board.family_predictions)]
     family_columns += [("pass_rate", "pass rate"), ("discriminative", "discriminative")]
     parts.append(table(family_columns, family_rows, sortable=True, table_id="families"))
+    if before_runs:
+        parts.append(before_runs)
 
     if board.runs:
         parts.append("<h2>Runs</h2>")

@@ -2,7 +2,9 @@
 
 Layout (every page inlines its CSS and JS and links only to files inside the site)::
 
-    index.html                         sortable leaderboard, pass rates per family, runs
+    index.html                         sortable leaderboard, pass rates per family, the family
+                                       comparison (boundary depth per model, grouped by family), runs
+    figures/families.png               the family comparison figure
     runs/<run>/index.html              provenance of the run and the suite file it used
     runs/<run>/suite.yaml              that suite file
     runs/<run>/model-<model>.html      verdicts, boundaries and figures of one model
@@ -22,6 +24,7 @@ from pathlib import Path
 from mspgt_bench.atomic import UnsafePathError, read_regular
 from mspgt_bench.leaderboard.board import Leaderboard, build_leaderboard
 from mspgt_bench.leaderboard.board_html import leaderboard_html
+from mspgt_bench.leaderboard.family_section import family_section
 from mspgt_bench.leaderboard.model_page import Warn, model_page_name, write_model_page
 from mspgt_bench.leaderboard.page import definitions, esc, page
 from mspgt_bench.leaderboard.runs import Run, RunProblem
@@ -41,6 +44,7 @@ def _prepare(out: Path) -> None:
             f"{out} is not empty and was not written by `mspgt-bench publish`; choose a new or empty folder"
         )
     shutil.rmtree(out / "runs", ignore_errors=True)
+    shutil.rmtree(out / "figures", ignore_errors=True)
     out.mkdir(parents=True, exist_ok=True)
     (out / MARKER).write_text("written by mspgt-bench publish; the folder is replaced on the next publish\n")
 
@@ -94,12 +98,14 @@ def _run_page(run: Run, folder: Path, warn: Warn) -> None:
     )
 
 
-def _index(board: Leaderboard) -> str:
+def _index(board: Leaderboard, families: str) -> str:
+    """The leaderboard, then the family comparison before the runs' provenance."""
     body = leaderboard_html(
         board,
         values=True,
         model_link=lambda row: f"runs/{row.run}/{model_page_name(row.model)}",
         run_link=lambda run: f"runs/{run.label}/index.html",
+        before_runs=families,
     )
     return page(f"Leaderboard: {board.title()}", body, root="")
 
@@ -123,5 +129,6 @@ def publish(
         for model in _models(run):
             write_model_page(run, model, folder, warn)
     index = out / "index.html"
-    index.write_text(_index(build_leaderboard(runs, problems, mixed)), encoding="utf-8")
+    board = build_leaderboard(runs, problems, mixed)
+    index.write_text(_index(board, family_section(runs, out)), encoding="utf-8")
     return index

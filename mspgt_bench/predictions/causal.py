@@ -24,7 +24,7 @@ from mspgt_bench.predictions.base import (
     TargetEffects,
     resampled_verdict,
 )
-from mspgt_bench.stats.bootstrap import resample_indices
+from mspgt_bench.predictions.cross_model import cross_model_verdict
 
 
 def _segments(ctx: PredictionContext, label: str) -> list[TargetEffects]:
@@ -135,16 +135,21 @@ class ScaleSpecificity(Prediction):
 class BrittlenessRatio(CrossModelPrediction):
     """P6: the local segment's brittleness differs between two families by more than a factor.
 
-    Brittleness of a model = mean over stimuli of ``metric`` (default ``kl``: KL of the output
-    distribution from the clean one) when its ``segment``-th segment (0 = local, in depth order)
-    is intervened on; a family's brittleness is the geometric mean over its models. Statistics:
+    Brittleness of a model ``m``: ``B_m`` = mean over its stimuli of ``metric`` (default ``kl``:
+    KL of the output distribution from the clean one) when its ``segment``-th segment (0 = local,
+    in depth order) is intervened on. Brittleness of a family ``F``: the geometric mean over its
+    models, ``B(F) = exp(mean_{m ∈ F} log B_m)``; with one model it is that model's ``B_m``, with
+    several each model weighs the same whatever its size. Statistics:
 
-    * ``ratio``: ``B(families[0]) / B(families[1])``;
-    * ``fold_difference``: ``max(ratio, 1/ratio)`` (direction-free).
+    * ``ratio``: ``r = B(families[0]) / B(families[1])``;
+    * ``fold_difference``: ``max(r, 1/r) = exp(|log B(families[0]) − log B(families[1])|)``
+      (direction-free).
 
-    Interval: each model's stimuli resampled independently. A family with fewer than
-    ``min_models`` models: SKIP with that reason. Source: MSPGT v3 reports a 493-fold difference
-    in local-segment brittleness between Llama and Qwen (7B–70B); the operationalisation is ours.
+    Interval: each model's stimuli resampled independently (:func:`cross_model_verdict`), so it
+    covers stimulus sampling, not which models a family happens to offer; a family read from one
+    model is noted in ``details["single_model"]``. A family with fewer than ``min_models``
+    models: SKIP with that reason. Source: MSPGT v3 reports a 493-fold difference in
+    local-segment brittleness between Llama and Qwen (7B–70B); the operationalisation is ours.
     """
 
     name = "brittleness_ratio"
@@ -167,26 +172,27 @@ class BrittlenessRatio(CrossModelPrediction):
             counts = ", ".join(f"{f!r}: {n}" for f, n in short.items())
             reason = f"needs at least {o.min_models} model(s) of each family; the run has {counts}"
             return {group: Outcome("SKIP", n=sum(map(len, members.values())), reason=reason)}
-        data = {f: [self._local_effects(c) for c in m] for f, m in members.items()}
+        ordered = [c for family in o.families for c in members[family]]
+        effects = [self._local_effects(c) for c in ordered]
+        n_first = len(members[o.families[0]])
 
-        def statistic(choices: dict[str, list[np.ndarray]]) -> float:
-            family_b = [
-                np.exp(np.mean([np.log(np.nanmean(x[idx])) for x, idx in zip(data[f], choices[f])]))
+        def statistic(choices: list[np.ndarray]) -> float:
+            logs = np.log([np.nanmean(x[idx]) for x, idx in zip(effects, choices)])
+            log_ratio = logs[:n_first].mean() - logs[n_first:].mean()
+            return float(np.exp(abs(log_ratio) if self.spec.statistic == "fold_difference" else log_ratio))
+
+        brittleness = [float(np.nanmean(x)) for x in effects]
+        details = {
+            "models": {f: [c.model for c in m] for f, m in members.items()},
+            "brittleness": {c.model: b for c, b in zip(ordered, brittleness)},
+            "family_brittleness": {
+                f: float(np.exp(np.mean(np.log([b for c, b in zip(ordered, brittleness) if c.family == f]))))
                 for f in o.families
-            ]
-            ratio = family_b[0] / family_b[1]
-            return float(max(ratio, 1 / ratio) if self.spec.statistic == "fold_difference" else ratio)
-
-        value = statistic({f: [np.arange(len(x)) for x in xs] for f, xs in data.items()})
-        rng = contexts[0].boot.rng(self.spec.id, contexts[0].condition)
-        draws = {f: [resample_indices(len(x), o.n_boot, rng) for x in xs] for f, xs in data.items()}
-        with np.errstate(invalid="ignore", divide="ignore"):
-            samples = np.array([statistic({f: [d[b] for d in ds] for f, ds in draws.items()}) for b in range(o.n_boot)])
-        alpha = (1 - self.spec.confidence) / 2
-        lo, hi = np.nanquantile(samples, [alpha, 1 - alpha])
-        models = {f: [c.model for c in m] for f, m in members.items()}
-        brittleness = {f: [float(np.nanmean(x)) for x in xs] for f, xs in data.items()}
-        return {group: self.verdict(value, lo, hi, sum(map(len, data.values())), models=models, brittleness=brittleness)}
+            },
+            "single_model": [f for f, m in members.items() if len(m) == 1],
+        }
+        rng = ordered[0].boot.rng(self.spec.id, ordered[0].condition)
+        return {group: cross_model_verdict(self, rng, [len(x) for x in effects], o.n_boot, statistic, **details)}
 
     def _local_effects(self, ctx: PredictionContext) -> np.ndarray:
         o = self.options

@@ -1,4 +1,4 @@
-"""The published site in a real browser: headless Chromium renders it and its sorting script runs.
+"""The published site in a real browser: headless Chromium renders it, its sorting script runs and its figures load.
 
 The page's script sorts on load when the URL ends in ``#sort=<key>[:desc]`` by clicking that
 column's header, so the DOM Chromium dumps after the script ran shows the click-sorted order.
@@ -87,3 +87,16 @@ def test_pages_render_to_a_screenshot(site, tmp_path):
         shot = tmp_path / (page.replace("/", "_") + ".png")
         _chromium(tmp_path, f"--screenshot={shot}", (site / page).resolve().as_uri())
         assert shot.read_bytes().startswith(b"\x89PNG") and shot.stat().st_size > 20_000
+
+
+def test_family_figure_is_on_the_index_and_its_image_loads(site, tmp_path):
+    dom = _chromium(tmp_path, "--dump-dom", (site / "index.html").resolve().as_uri())
+    figure = re.search(r'<figure id="family-figure"([^>]*)><img src="figures/families.png"', dom)
+    assert figure, "no family figure in the rendered index"
+    assert 'data-loaded="yes"' in figure.group(1), "Chromium did not load the family figure's image"
+    table = re.search(r'<table id="family-boundaries".*?</table>', dom, re.DOTALL)
+    assert table and [html.unescape(f) for f in re.findall(r"<tr><td>([^<]+)</td>", table.group(0))] == [
+        "gpt2",
+        "llama",
+        "qwen3",
+    ]

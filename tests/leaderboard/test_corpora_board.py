@@ -48,7 +48,10 @@ def test_one_row_per_model_and_set_with_the_flag_in_every_format(flagged_run) ->
     runs, problems = load_runs([flagged_run / "flagged"])
     board = build_leaderboard(runs, problems)
     assert board.stimulus_sets and board.corpus_sensitive
-    assert {(row.model, row.stimulus_set) for row in board.rows} >= {("tiny-llama", "prose"), ("tiny-llama", "comments")}
+    assert {(row.model, row.stimulus_set) for row in board.rows} >= {
+        ("tiny-llama", "prose"),
+        ("tiny-llama", "comments"),
+    }
     markdown = to_markdown(board)
     assert "| stimuli |" in markdown and "‡ = corpus-sensitive" in markdown
     assert "PASS ‡" in markdown and "FAIL ‡" in markdown

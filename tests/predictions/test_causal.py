@@ -51,9 +51,7 @@ def _effects(pattern: np.ndarray, n: int = 40, noise: float = 0.1, seed: int = 0
     rng = np.random.default_rng(seed)
     targets = []
     for s, (start, end) in enumerate(SEGMENTS):
-        values = {
-            f"{prefix}{scale}": pattern[s, c] * np.exp(rng.normal(0, noise, n)) for c, scale in enumerate(SCALES)
-        }
+        values = {f"{prefix}{scale}": pattern[s, c] * np.exp(rng.normal(0, noise, n)) for c, scale in enumerate(SCALES)}
         values["kl"] = pattern[s].mean() * np.exp(rng.normal(0, noise, n))
         targets.append(TargetEffects(f"delete[{start}:{end}]", start, end - 1, values))
     return targets[::-1]  # run order is not depth order: the prediction must sort
@@ -65,7 +63,11 @@ def _context(targets, condition: str = "trained", model: str = "m", family: str 
 
 def _p4(statistic: str = "log_interaction") -> ScaleSpecificity:
     spec = PredictionSpec(
-        id="P4", name="scale_specificity", statistic=statistic, threshold=0.0, direction="greater",
+        id="P4",
+        name="scale_specificity",
+        statistic=statistic,
+        threshold=0.0,
+        direction="greater",
         options={"intervention": "segments", "n_boot": 200},
     )
     return ScaleSpecificity(spec)
@@ -118,7 +120,11 @@ def test_p4_is_inconclusive_when_an_intervention_does_not_hurt_a_scale():
 
 def _p6(statistic: str = "fold_difference", threshold: float = 2.0, min_models: int = 1) -> BrittlenessRatio:
     spec = PredictionSpec(
-        id="P6", name="brittleness_ratio", statistic=statistic, threshold=threshold, direction="greater",
+        id="P6",
+        name="brittleness_ratio",
+        statistic=statistic,
+        threshold=threshold,
+        direction="greater",
         options={"intervention": "segments", "families": ["llama", "qwen2"], "min_models": min_models, "n_boot": 200},
     )
     return BrittlenessRatio(spec)
@@ -144,6 +150,50 @@ def test_p6_measures_the_planted_fold_difference_in_either_direction():
 def test_p6_skips_with_too_few_models_of_a_family():
     outcome = _p6(min_models=2).evaluate_many(_family_contexts(1.0, 8.0))["llama/qwen2"]
     assert outcome.status == "SKIP" and "'qwen2': 1" in outcome.reason
+
+
+def _local_kl(model: str, family: str, kl: list[float]) -> PredictionContext:
+    """A model whose local segment's KL is exactly ``kl`` per stimulus (the other segments: 10× more)."""
+    values = np.array(kl)
+    targets = [TargetEffects(f"ablate[{a}:{b}]", a, b - 1, {"kl": values * (1 if a == 0 else 10)}) for a, b in SEGMENTS]
+    return _context(targets, model=model, family=family)
+
+
+def test_p6_with_one_model_per_family_is_the_ratio_of_their_mean_local_kl():
+    # Llama: mean KL (1 + 3 + 2)/3 = 2; Qwen2: 0.25 → ratio 8, fold difference 8, and no resample differs
+    contexts = [_local_kl("smol", "llama", [1.0, 3.0, 2.0]), _local_kl("qwen", "qwen2", [0.25, 0.25, 0.25])]
+    fold = _p6(threshold=10.0).evaluate_many(contexts)["llama/qwen2"]
+    assert fold.value == pytest.approx(8.0) and fold.status in {"FAIL", "INCONCLUSIVE"}
+    assert fold.details["single_model"] == ["llama", "qwen2"] and fold.n == 2
+    assert fold.details["family_brittleness"] == pytest.approx({"llama": 2.0, "qwen2": 0.25})
+    constant = [_local_kl("smol", "llama", [2.0] * 3), _local_kl("qwen", "qwen2", [0.25] * 3)]
+    exact = _p6(threshold=7.9).evaluate_many(constant)["llama/qwen2"]
+    assert [exact.value, exact.ci_low, exact.ci_high] == pytest.approx([8.0, 8.0, 8.0]) and exact.status == "PASS"
+    assert _p6(threshold=8.0).evaluate_many(constant)["llama/qwen2"].status == "FAIL"  # 8 is not above 8
+
+
+def test_p6_with_several_models_per_family_takes_their_geometric_mean():
+    # Llama: models at 2 and 8 → geometric mean 4 (the arithmetic mean 5 would give 10); Qwen2: 0.5 → ratio 8
+    contexts = [
+        _local_kl("llama-a", "llama", [2.0] * 4),
+        _local_kl("qwen", "qwen2", [0.5] * 4),
+        _local_kl("llama-b", "llama", [8.0] * 4),
+    ]
+    ratio = _p6("ratio", threshold=1.0).evaluate_many(contexts)["llama/qwen2"]
+    assert ratio.value == pytest.approx(8.0) and ratio.status == "PASS" and ratio.n == 3
+    assert ratio.details["models"] == {"llama": ["llama-a", "llama-b"], "qwen2": ["qwen"]}
+    assert ratio.details["single_model"] == ["qwen2"]
+    flipped = BrittlenessRatio(
+        PredictionSpec(
+            id="P6",
+            name="brittleness_ratio",
+            statistic="ratio",
+            threshold=1.0,
+            direction="less",
+            options={"intervention": "segments", "families": ["qwen2", "llama"], "n_boot": 50},
+        )
+    ).evaluate_many(contexts)["qwen2/llama"]
+    assert flipped.value == pytest.approx(1 / 8) and flipped.status == "PASS"
 
 
 def test_p4_names_the_cells_with_no_value():
