@@ -162,7 +162,10 @@ def _config(model: ResolvedModel) -> Any:
         else:
             location = name
         local_only = not Path(location).is_dir()
-        return AutoConfig.from_pretrained(location, revision=model.args.get("revision"), local_files_only=local_only)
+        revision = model.args.get("revision")
+        return AutoConfig.from_pretrained(
+            location, revision=revision, local_files_only=local_only, trust_remote_code=False
+        )
     except (OSError, ValueError, KeyError):  # not prepared, not in the local hub cache, or a config shipped as code
         return None
 
@@ -174,7 +177,7 @@ def _count_parameters(config: Any) -> int | None:
 
     try:
         with torch.device("meta"):
-            model = AutoModelForCausalLM.from_config(config)
+            model = AutoModelForCausalLM.from_config(config, trust_remote_code=False)
     except (ValueError, TypeError, KeyError, ImportError, RuntimeError):  # an architecture it cannot build alone
         return None
     return sum(p.numel() for p in model.parameters())

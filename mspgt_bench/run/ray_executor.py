@@ -132,8 +132,8 @@ def _collect(ctx: RunContext, cell: Cell, ref: Any) -> ConditionResult:
     cache.mkdir(parents=True, exist_ok=True)
     for name, data in returned.files.items():
         atomic_write_bytes(inside(cache, cache / name), data)
-    for line in returned.lines:
-        ctx.progress.stage(line)
+    for line in returned.lines:  # said here, under the cell's name
+        ctx.progress.stage(line if line.startswith(cell.label) else f"{cell.label}: {line}")
     if returned.versions != library_versions():
         ctx.progress.stage(
             f"{cell.label}: its worker runs other versions ({returned.versions}) than this driver "
