@@ -29,7 +29,15 @@ from mspgt_bench.atomic import atomic_write_bytes, write_json
 from mspgt_bench.result_schema import SCHEMA_VERSION
 from mspgt_bench.signals.base import Profile
 
-__all__ = ["SCHEMA_VERSION", "CacheEntryError", "load_effects", "load_profiles", "save_profiles", "set_aside"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "CacheEntryError",
+    "load_effects",
+    "load_profiles",
+    "profile_files",
+    "save_profiles",
+    "set_aside",
+]
 _ARRAYS = ("layers", "value", "lo", "hi", "depth", "per_stimulus")
 
 
@@ -56,6 +64,16 @@ def set_aside(path: Path) -> Path:
     return aside
 
 
+def profile_files(stem: Path) -> tuple[Path, Path]:
+    """``<stem>.npz`` (arrays) and ``<stem>.json`` (metadata).
+
+    The suffixes are appended, never substituted: a stem such as ``qwen2.5-coder-1.5b-trained-<key>``
+    has dots of its own, which ``Path.with_suffix`` would cut at, giving every condition of the
+    model the same file.
+    """
+    return stem.with_name(f"{stem.name}.npz"), stem.with_name(f"{stem.name}.json")
+
+
 def save_profiles(stem: Path, profiles: list[Profile], meta: dict[str, Any]) -> None:
     """Store profiles under ``stem.npz`` (arrays) and ``stem.json`` (metadata, written last)."""
     arrays: dict[str, np.ndarray] = {}
@@ -76,8 +94,9 @@ def save_profiles(stem: Path, profiles: list[Profile], meta: dict[str, Any]) -> 
         )
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
-    atomic_write_bytes(stem.with_suffix(".npz"), buffer.getvalue())
-    write_json(stem.with_suffix(".json"), {"meta": meta, "profiles": described})
+    arrays_path, meta_path = profile_files(stem)
+    atomic_write_bytes(arrays_path, buffer.getvalue())
+    write_json(meta_path, {"meta": meta, "profiles": described})
 
 
 def load_profiles(stem: Path) -> tuple[list[Profile], dict[str, Any]] | None:
@@ -85,7 +104,7 @@ def load_profiles(stem: Path) -> tuple[list[Profile], dict[str, Any]] | None:
 
     Raises ``CacheEntryError`` naming the ``.json`` or ``.npz`` file that exists but cannot be read.
     """
-    meta_path, array_path = stem.with_suffix(".json"), stem.with_suffix(".npz")
+    array_path, meta_path = profile_files(stem)
     if not (meta_path.is_file() and array_path.is_file()):
         return None
     try:

@@ -27,6 +27,20 @@ def test_profiles_round_trip_and_absent_entries(tmp_path: Path) -> None:
     assert profile.kind == "level" and np.array_equal(profile.value, _profile().value)
 
 
+def test_stems_with_dots_of_their_own_keep_their_own_files(tmp_path: Path) -> None:
+    trained, control = tmp_path / "qwen2.5-coder-1.5b-trained-abc", tmp_path / "qwen2.5-coder-1.5b-random_weights-def"
+    save_profiles(trained, [_profile()], {"condition": "trained"})
+    assert load_profiles(control) is None  # not the trained model's entry under another name
+    save_profiles(control, [_profile()], {"condition": "random_weights"})
+    assert load_profiles(trained)[1] == {"condition": "trained"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "qwen2.5-coder-1.5b-random_weights-def.json",
+        "qwen2.5-coder-1.5b-random_weights-def.npz",
+        "qwen2.5-coder-1.5b-trained-abc.json",
+        "qwen2.5-coder-1.5b-trained-abc.npz",
+    ]
+
+
 @pytest.mark.parametrize(
     ("suffix", "damage", "reason"),
     [

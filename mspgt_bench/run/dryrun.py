@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from rich.markup import escape
 from rich.table import Table
 
+from mspgt_bench.results import profile_files
 from mspgt_bench.run.cache import profiles_stem
 from mspgt_bench.run.estimate import GIB, CellCost, Resources, cell_cost, model_shape, task_resources
 from mspgt_bench.run.plan import TRAINED, Cell, Progress, RunContext, RunOptions, plan_context
@@ -54,7 +55,7 @@ def plan_cells(loaded: LoadedSuite, options: RunOptions, progress: Progress | No
 def cache_state(ctx: RunContext, cell: Cell) -> str:
     """Whether the run's cache holds the cell's profiles and, where the suite intervenes on it, an effects entry."""
     stem = profiles_stem(ctx, cell)
-    if not all(path.is_file() for path in (stem.with_suffix(".npz"), stem.with_suffix(".json"))):
+    if not all(path.is_file() for path in profile_files(stem)):
         return NOT_CACHED
     intervened = bool(ctx.suite.interventions) or any(
         cell.condition == TRAINED or spec.controls for spec in ctx.suite.generation
