@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from mspgt_bench.atomic import atomic_write_bytes, inside
+from mspgt_bench.results import profile_files
 from mspgt_bench.run.cache import FINGERPRINT_MEMO, library_versions, profiles_stem
 from mspgt_bench.run.cell import RecordedProgress, errored, from_cache, run_cell
 from mspgt_bench.run.estimate import GIB, Resources, cell_cost, model_shape, task_resources
@@ -144,9 +145,8 @@ def _collect(ctx: RunContext, cell: Cell, ref: Any) -> ConditionResult:
 
 def _profile_files(ctx: RunContext, cell: Cell) -> dict[str, bytes]:
     """The cell's cached profile files (when only its effects were missing), to save the task a capture pass."""
-    stem = profiles_stem(ctx, cell)
-    paths = [stem.with_suffix(".npz"), stem.with_suffix(".json")]  # the names results.save_profiles writes
-    return {path.name: path.read_bytes() for path in paths if path.is_file()} if all(p.is_file() for p in paths) else {}
+    paths = profile_files(profiles_stem(ctx, cell))
+    return {path.name: path.read_bytes() for path in paths} if all(path.is_file() for path in paths) else {}
 
 
 def _largest_node() -> dict[str, float]:
