@@ -112,3 +112,18 @@ def test_code_shipped_with_a_model_runs_only_with_the_flag(write_suite, minimal_
     assert not marker.exists()
     main(["run", str(suite), "--out", str(tmp_path / "with"), "--limit", "4", "--trust-remote-code"])
     assert marker.read_text() == "shipped code ran"
+
+
+def test_plan_lists_the_cells_and_writes_nothing(write_suite, minimal_suite, tmp_path, capsys):
+    suite = write_suite(minimal_suite(controls={"random_weights": True}))
+    assert main(["plan", str(suite), "--out", str(tmp_path / "r")]) == 0
+    out = capsys.readouterr().out
+    assert "tiny-llama [trained]" in out and "tiny-llama [random_weights]" in out
+    assert "2 cell(s): 0 cached, 2 to compute, 4 forward passes to run" in out
+    assert not (tmp_path / "r").exists()
+
+
+def test_only_failed_without_a_previous_run_is_one_error_line(write_suite, minimal_suite, tmp_path, capsys):
+    assert main(["run", str(write_suite(minimal_suite())), "--out", str(tmp_path / "r"), "--only-failed"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: --only-failed") and "results.json" in err and "Traceback" not in err

@@ -41,14 +41,15 @@ class CellPlan:
 def plan_cells(loaded: LoadedSuite, options: RunOptions, progress: Progress | None = None) -> list[CellPlan]:
     """Every cell of the run ``mspgt-bench run`` would make with ``options``, in run order."""
     ctx = plan_context(loaded, options, progress or Progress())
+    has_cache = (ctx.run_dir / "cache").is_dir()  # no cache folder: nothing to look up (and nothing written)
     plans = []
     for model in ctx.models:
         shape = model_shape(model)
         for cell in ctx.cells(model):
             cost = cell_cost(ctx, cell, shape)
-            cached = cache_state(ctx, cell)
+            cached = cache_state(ctx, cell) if has_cache else NOT_CACHED
             computed = cached != CACHED and (ctx.rerun is None or cell.key in ctx.rerun)
-            plans.append(CellPlan(cell, cost, task_resources(model, cost), cached, computed))
+            plans.append(CellPlan(cell, cost, task_resources(cell, cost), cached, computed))
     return plans
 
 

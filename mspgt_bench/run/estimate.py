@@ -38,6 +38,8 @@ PROCESS_BYTES = 2 << 30
 GIB = 1 << 30
 _SIZE = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*([KMBT])\s*$", re.IGNORECASE)
 _UNITS = {"K": 1e3, "M": 1e6, "B": 1e9, "T": 1e12}
+_AMOUNT = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*([KMGT]I?B)\s*$", re.IGNORECASE)
+_BYTE_UNITS = {f"{p}B": 1000**i for i, p in enumerate("KMGT", 1)} | {f"{p}IB": 1024**i for i, p in enumerate("KMGT", 1)}
 
 
 @dataclass(frozen=True)
@@ -121,28 +123,35 @@ def cell_cost(ctx: RunContext, cell: Cell, shape: ModelShape) -> CellCost:
     return CellCost(capture, _intervention_passes(ctx, cell, shape), _generated_tokens(ctx, cell), weights, activations)
 
 
-def task_resources(model: ResolvedModel, cost: CellCost, *, gpus_available: bool = True) -> Resources:
+def task_resources(cell: Cell, cost: CellCost, *, gpus_available: bool = True) -> Resources:
     """CPUs, GPUs and host memory a cell's task declares.
 
     GPUs: for the vLLM adapter ``tensor_parallel_size × pipeline_parallel_size`` (none when vLLM
     places its own workers with ``distributed_executor_backend: ray``, or when the cluster has no
     GPU: the vLLM CPU build); for the HF adapter the GPUs named in ``max_memory``, else one when
-    ``device`` is ``cuda…`` or a ``device_map`` is set, else none. Host memory: a worker process,
-    plus the weights (loading passes through host memory), plus one batch's activations when the
-    model runs on CPU; unknown weights declare the process alone.
+    ``device`` is ``cuda…`` or a ``device_map`` is set, else none. Host memory: a worker process
+    (:data:`PROCESS_BYTES`) plus, on CPU, the weights and one batch's activations; with a
+    ``device_map``, the ``cpu`` share of ``max_memory`` (loaded weights go straight to their
+    devices), but the whole weights for the random-weight twin (built on the host, then
+    dispatched); on one GPU, the weights (``from_pretrained`` loads them on the host first).
+    Unknown weights count 0.
     """
-    args = model.args
+    model, args = cell.model, cell.model.args
+    weights = cost.weight_bytes or 0
     if model.adapter == "vllm":
         ray_placed = args.get("distributed_executor_backend") == "ray"
         parallel = int(args.get("tensor_parallel_size", 1)) * int(args.get("pipeline_parallel_size", 1))
         gpus = 0 if ray_placed or not gpus_available else parallel
-        on_cpu = not gpus_available
+        host = weights + (cost.activation_bytes or 0) if not gpus_available else weights
+    elif "device_map" in args:
+        max_memory = args.get("max_memory") or {}
+        gpus = len([key for key in max_memory if str(key) not in ("cpu", "disk", "mps")]) or 1
+        host = weights if cell.random_weights else _size_bytes(max_memory.get("cpu", 0))
+    elif str(args.get("device", "cpu")).startswith("cpu"):
+        gpus, host = 0, weights + (cost.activation_bytes or 0)
     else:
-        named = [key for key in (args.get("max_memory") or {}) if str(key) not in ("cpu", "disk")]
-        on_cpu = str(args.get("device", "cpu")).startswith("cpu") and "device_map" not in args
-        gpus = len(named) or (0 if on_cpu else 1)
-    memory = PROCESS_BYTES + (cost.weight_bytes or 0) + ((cost.activation_bytes or 0) if on_cpu else 0)
-    return Resources(1, gpus, memory)
+        gpus, host = 1, weights
+    return Resources(1, gpus, PROCESS_BYTES + host)
 
 
 def _config(model: ResolvedModel) -> Any:
@@ -181,6 +190,16 @@ def _count_parameters(config: Any) -> int | None:
     except (ValueError, TypeError, KeyError, ImportError, RuntimeError):  # an architecture it cannot build alone
         return None
     return sum(p.numel() for p in model.parameters())
+
+
+def _size_bytes(size: str | int) -> int:
+    """A ``max_memory`` amount in bytes: an int, or text such as ``'75GiB'``, ``'100GB'``, ``'512MiB'``."""
+    if isinstance(size, int):
+        return size
+    match = _AMOUNT.match(str(size))
+    if match is None:
+        raise ValueError(f"max_memory amount {size!r}: give bytes or e.g. '75GiB', '100GB'")
+    return int(float(match.group(1)) * _BYTE_UNITS[match.group(2).upper()])
 
 
 def _parse_size(size: str | None) -> int | None:

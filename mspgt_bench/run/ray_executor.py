@@ -103,7 +103,7 @@ class RayExecutor:
             largest = _largest_node()
             for index in todo:
                 cell = cells[index]
-                need = task_resources(cell.model, cell_cost(ctx, cell, model_shape(cell.model)), gpus_available=gpus)
+                need = task_resources(cell, cell_cost(ctx, cell, model_shape(cell.model)), gpus_available=gpus)
                 refusal = _infeasible(need, largest)
                 if refusal is not None:
                     results[index] = errored(ctx, cell, RuntimeError(refusal))

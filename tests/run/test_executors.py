@@ -256,3 +256,15 @@ def test_only_failed_recomputes_the_failed_cells_and_takes_the_rest_from_the_cac
         path.unlink()  # a cell that did not fail is no longer cached: refused before any model loads
     with pytest.raises(NotCachedCellsError, match=r"tiny-qwen2 \[trained\]"):
         run_suite(suite, RunOptions(out=out, only_failed=True))
+
+
+def test_a_task_given_a_cells_cached_profiles_computes_only_its_effects(write_suite, minimal_suite, tmp_path):
+    suite = minimal_suite(interventions=[{"name": "layer_deletion", "options": {"layers": [1]}}])
+    ctx = plan_run(load_suite(write_suite(suite)), RunOptions(out=tmp_path / "run"), RecordedProgress())
+    (cell,) = ctx.all_cells()
+    first = compute_cell(ctx, cell, {})
+    profiles = {name: data for name, data in first.files.items() if "-effects-" not in name}
+    assert len(profiles) == 2 and len(first.files) == 3
+    again = compute_cell(ctx, cell, profiles)
+    assert sorted(again.files) == sorted(set(first.files) - set(profiles))
+    assert any("cached profiles reused" in line for line in again.lines)
