@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -67,9 +68,10 @@ def ray_address() -> Iterator[str]:
     ``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER`` when it is imported, and without it a driver would
     swap 127.0.0.1 for the machine's address, where this cluster does not listen.
     """
-    with pytest.MonkeyPatch.context() as patch:
+    with pytest.MonkeyPatch.context() as patch, tempfile.TemporaryDirectory(prefix="mspgt-ray-") as scratch:
         for name, value in RAY_ENV.items():
             patch.setenv(name, value)
+        patch.setenv("RAY_TMPDIR", scratch)  # its sessions and address file stay out of /tmp/ray (short: socket paths)
         pytest.importorskip("ray", reason='the ray executor needs pip install -e ".[ray]"')
         from ray.cluster_utils import Cluster
 
