@@ -127,3 +127,12 @@ def test_only_failed_without_a_previous_run_is_one_error_line(write_suite, minim
     assert main(["run", str(write_suite(minimal_suite())), "--out", str(tmp_path / "r"), "--only-failed"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("error: --only-failed") and "results.json" in err and "Traceback" not in err
+
+
+def test_a_ray_address_where_nothing_answers_is_one_error_line(write_suite, minimal_suite, tmp_path, capsys):
+    import pytest
+
+    pytest.importorskip("ray")
+    command = ["run", str(write_suite(minimal_suite())), "--out", str(tmp_path / "r"), "--executor", "ray"]
+    assert main([*command, "--address", "127.0.0.1:9"]) == 1
+    assert capsys.readouterr().err.startswith("error: nothing answers at 127.0.0.1:9")

@@ -22,6 +22,7 @@ is said on the progress line, since its cache entries would not match the driver
 
 from __future__ import annotations
 
+import socket
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -184,6 +185,8 @@ def _connected(address: str | None) -> Iterator[None]:
     if ray.is_initialized():
         yield
         return
+    if address not in (None, "auto"):
+        _reachable(address)
     options: dict[str, Any] = {"address": address} if address is not None else {"include_dashboard": False}
     try:
         ray.init(**options)
@@ -193,3 +196,15 @@ def _connected(address: str | None) -> Iterator[None]:
         yield
     finally:
         ray.shutdown()
+
+
+def _reachable(address: str) -> None:
+    """Fail at once when nothing answers at ``HOST:PORT`` (Ray itself would retry for many minutes)."""
+    host, _, port = address.rpartition(":")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=5).close()
+    except (OSError, ValueError) as exc:
+        raise ExecutorUnavailableError(
+            f"nothing answers at {address} ({exc}); start a cluster with `ray start --head` and pass its address, "
+            "or --address auto on one of its machines"
+        ) from None
