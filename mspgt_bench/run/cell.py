@@ -149,7 +149,7 @@ def errored(ctx: RunContext, cell: Cell, exc: BaseException) -> ConditionResult:
     """The ERROR result of a cell that failed with ``exc``: every per-model prediction ERROR with the reason."""
     reason = f"{type(exc).__name__}: {exc}"
     outcomes = {spec.id: Outcome("ERROR", reason=reason) for spec in per_model_predictions(ctx)}
-    meta: dict[str, Any] = {"error": reason, "traceback": traceback.format_exc()}
+    meta: dict[str, Any] = {"error": reason, "traceback": "".join(traceback.format_exception(exc))}
     return ConditionResult(
         cell.model, cell.condition, profiles=[], outcomes=outcomes, meta=meta, stimulus_set=cell.stimulus_set.id
     )

@@ -86,8 +86,6 @@ class RayExecutor:
         self.address = address
 
     def run(self, ctx: RunContext) -> list[ConditionResult]:
-        import ray
-
         cells = ctx.all_cells()
         results: dict[int, ConditionResult] = serve_finished(ctx, cells) if ctx.rerun is not None else {}
         for index, cell in enumerate(cells):
@@ -96,30 +94,39 @@ class RayExecutor:
                 results[index] = served
         todo = [index for index in range(len(cells)) if index not in results]
         ctx.progress.stage(f"ray: {len(cells) - len(todo)} cell(s) from the cache, {len(todo)} to compute")
-        with _connected(self.address):
-            task = ray.remote(compute_cell)
-            shipped = ray.put(replace(ctx, progress=Progress()))
-            pending: dict[Any, int] = {}
-            gpus = ray.cluster_resources().get("GPU", 0) > 0
-            largest = _largest_node()
-            for index in todo:
-                cell = cells[index]
-                need = task_resources(cell, cell_cost(ctx, cell, model_shape(cell.model)), gpus_available=gpus)
-                refusal = _infeasible(need, largest)
-                if refusal is not None:
-                    results[index] = errored(ctx, cell, RuntimeError(refusal))
-                    continue
-                options = {"num_cpus": need.num_cpus, "num_gpus": need.num_gpus, "memory": need.memory}
-                ref = task.options(**options, max_retries=MAX_RETRIES, retry_exceptions=False, name=cell.label)
-                pending[ref.remote(shipped, cell, _profile_files(ctx, cell))] = index
-                ctx.progress.stage(f"{cell.label}: sent to Ray ({need.describe()})")
-            while pending:
-                (done,), _ = ray.wait(list(pending), num_returns=1)
-                index = pending.pop(done)
-                results[index] = _collect(ctx, cells[index], done)
+        if todo:
+            with _connected(self.address):
+                results |= _compute(ctx, {index: cells[index] for index in todo})
         for index, cell in enumerate(cells):
             results[index].model = cell.model  # results of one model share its planned ResolvedModel
         return [results[index] for index in range(len(cells))]
+
+
+def _compute(ctx: RunContext, cells: dict[int, Cell]) -> dict[int, ConditionResult]:
+    """Each cell as a task declaring its resources; results collected as tasks finish."""
+    import ray
+
+    task = ray.remote(compute_cell)
+    shipped = ray.put(replace(ctx, progress=Progress()))
+    gpus, largest = ray.cluster_resources().get("GPU", 0) > 0, _largest_node()
+    shapes = {id(model): model_shape(model) for model in ctx.models}
+    results: dict[int, ConditionResult] = {}
+    pending: dict[Any, int] = {}
+    for index, cell in cells.items():
+        need = task_resources(cell, cell_cost(ctx, cell, shapes[id(cell.model)]), gpus_available=gpus)
+        refusal = _infeasible(need, largest)
+        if refusal is not None:
+            results[index] = errored(ctx, cell, RuntimeError(refusal))
+            continue
+        options = {"num_cpus": need.num_cpus, "num_gpus": need.num_gpus, "memory": need.memory}
+        ref = task.options(**options, max_retries=MAX_RETRIES, retry_exceptions=False, name=cell.label)
+        pending[ref.remote(shipped, cell, _profile_files(ctx, cell))] = index
+        ctx.progress.stage(f"{cell.label}: sent to Ray ({need.describe()})")
+    while pending:
+        (done,), _ = ray.wait(list(pending), num_returns=1)
+        index = pending.pop(done)
+        results[index] = _collect(ctx, cells[index], done)
+    return results
 
 
 def _collect(ctx: RunContext, cell: Cell, ref: Any) -> ConditionResult:
