@@ -270,3 +270,22 @@ def test_a_task_given_a_cells_cached_profiles_computes_only_its_effects(write_su
     again = compute_cell(ctx, cell, profiles)
     assert sorted(again.files) == sorted(set(first.files) - set(profiles))
     assert any("cached profiles reused" in line for line in again.lines)
+
+
+def test_a_model_placed_by_device_map_and_max_memory_gives_the_same_bytes(write_suite, minimal_suite, tmp_path):
+    """The HF adapter hands device_map/max_memory to accelerate (here all on the CPU): loaded and twin alike."""
+    pytest.importorskip("accelerate", reason='device_map needs pip install -e ".[ray]"')
+    from transformers import LlamaForCausalLM
+
+    from mspgt_bench.models.tiny import byte_tokenizer, tiny_config
+
+    folder = tmp_path / "llama"
+    LlamaForCausalLM(tiny_config("llama")).save_pretrained(folder)
+    byte_tokenizer().save_pretrained(folder)
+    placed = {"name": str(folder), "args": {"device_map": "auto", "max_memory": {"cpu": "1GiB"}}}
+    for name, model in (("plain", {"name": str(folder)}), ("placed", placed)):
+        suite = minimal_suite(models=[model], controls={"random_weights": True})
+        result = run_suite(load_suite(write_suite(suite, f"{name}.yaml")), RunOptions(out=tmp_path / name))
+    assert [r.meta["provenance"]["device_map"] for r in result.results] == [{"": "cpu"}, {"": "cpu"}]
+    for table in ("profiles.csv", "boundaries.csv"):  # verdicts.csv differs in suite_sha256: the suites differ
+        assert (tmp_path / "plain" / table).read_bytes() == (tmp_path / "placed" / table).read_bytes(), table
