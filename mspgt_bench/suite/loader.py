@@ -62,8 +62,23 @@ def load_suite(path: str | Path, *, check_plugins: bool = True) -> LoadedSuite:
     problems = refused + _not_within(problems, {r.path for r in refused})
     if problems or suite is None:
         raise SuiteError(problems)
-    digest = hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
-    return LoadedSuite(suite, data, path, tuple(files), digest)
+    return LoadedSuite(suite, data, path, tuple(files), suite_digest(data))
+
+
+WHERE_IT_RUNS = ("executor", "address")
+"""``run:`` keys that say where a suite runs, not what it computes: left out of its sha256."""
+
+
+def suite_digest(data: dict[str, Any]) -> str:
+    """sha256 of the merged suite data, without the keys that only choose where it runs.
+
+    A suite run on a Ray cluster gives the same numbers as on this machine, so it keeps the
+    same hash, and its rows compare with a local run's.
+    """
+    run = data.get("run")
+    if isinstance(run, dict) and any(key in run for key in WHERE_IT_RUNS):
+        data = {**data, "run": {k: v for k, v in run.items() if k not in WHERE_IT_RUNS}}
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def _refused(data: dict[str, Any], origins: dict[str, str], default_file: str) -> list[Problem]:

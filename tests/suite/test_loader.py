@@ -143,3 +143,11 @@ def _raised(path):
     with pytest.raises(SuiteError) as info:
         load_suite(path)
     return info.value.problems
+
+
+def test_where_a_suite_runs_does_not_change_its_hash(write_suite, minimal_suite):
+    local = load_suite(write_suite(minimal_suite(), "local.yaml"))
+    on_ray = load_suite(write_suite(minimal_suite(run={"batch_size": 4, "executor": "ray", "address": "auto"}), "ray.yaml"))
+    other_batch = load_suite(write_suite(minimal_suite(run={"batch_size": 2}), "batch.yaml"))
+    assert on_ray.sha256 == local.sha256
+    assert other_batch.sha256 != local.sha256  # what it computes still counts
