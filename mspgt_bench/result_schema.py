@@ -85,7 +85,11 @@ class ModelRun(_Section):
     provenance: AdapterProvenance | None = Field(None, description="The adapter's provenance of the model.")
     n_stimuli: int | None = Field(None, description="Stimuli the capture pass saw.")
     forward_calls: int | None = Field(None, description="Forward passes the signals needed (one shared pass: 1).")
-    timings: dict[str, float] = Field(default_factory=dict, description="Seconds per stage (load_s, capture_s, ...).")
+    timings: dict[str, float] = Field(
+        default_factory=dict,
+        description="Seconds per stage: load_s, capture_s, reduce_s of the pass that computed the profiles; "
+        "detect_s, effects_s (computed or read from the cache), predict_s of this run.",
+    )
     cached: bool | None = Field(None, description="True when the profiles came from the run's cache.")
     detector_errors: dict[str, str] = Field(default_factory=dict, description="Detector label -> why it failed.")
     signal_errors: dict[str, str] = Field(

@@ -9,6 +9,7 @@ previous run finished.
 
 from __future__ import annotations
 
+import time
 import traceback
 from dataclasses import replace
 from typing import Any
@@ -63,6 +64,10 @@ def run_model(ctx: RunContext, model: ResolvedModel) -> list[ConditionResult]:
 def run_cell(ctx: RunContext, cell: Cell, pool: AdapterPool) -> ConditionResult:
     """Profiles, boundaries, effects and outcomes of one cell; a failed capture is an ERROR result.
 
+    The cell's ``timings`` gain the seconds this run spent detecting, on effects (computing them,
+    or reading them from the cache) and predicting, beside the load and capture seconds of the
+    pass that computed its profiles.
+
     A model without a family label is given its adapter's for this cell's effects and predictions;
     the shared model is left as it is (:func:`settle_families` labels it once every cell has run).
 
@@ -76,10 +81,14 @@ def run_cell(ctx: RunContext, cell: Cell, pool: AdapterPool) -> ConditionResult:
         return errored(ctx, cell, exc)
     model = cell.model
     family = model.family or meta.get("provenance", {}).get("family")
+    started = time.perf_counter()
     detections, failures = detect(ctx, profiles, meta)
+    timings = {"detect_s": time.perf_counter() - started}
     if failures:
         meta = {**meta, "detector_errors": failures}
+    started = time.perf_counter()
     effects = cell_effects(ctx, replace(cell, model=replace(model, family=family)), pool, detections)
+    timings["effects_s"] = time.perf_counter() - started
     if isinstance(pool, CacheOnlyPool) and pool.missed:  # cell_effects reports a failed load as its error
         raise NotCachedError(f"{cell.label}: its effects are not cached")
     context = PredictionContext(
@@ -99,8 +108,12 @@ def run_cell(ctx: RunContext, cell: Cell, pool: AdapterPool) -> ConditionResult:
     unsupported = effects.unsupported()
     for label, reason in unsupported.items():
         ctx.progress.stage(f"{cell.label}: {label} not run: {reason}")
+    started = time.perf_counter()
+    outcomes = predict(ctx, context)
+    timings["predict_s"] = time.perf_counter() - started
     meta = {
         **meta,
+        "timings": {**meta.get("timings", {}), **timings},
         **({"interventions_unsupported": unsupported} if unsupported else {}),
         **({"intervention_error": effects.error} if effects.error else {}),
     }
@@ -108,7 +121,7 @@ def run_cell(ctx: RunContext, cell: Cell, pool: AdapterPool) -> ConditionResult:
         model,
         cell.condition,
         profiles,
-        predict(ctx, context),
+        outcomes,
         meta,
         list(detections.values()),
         context,

@@ -44,6 +44,7 @@ def test_run_writes_tidy_results_with_provenance(write_suite, minimal_suite, tmp
     assert list((run_dir / "figures" / "tiny-llama").glob("logit_lens.kl.png"))
     meta = document["provenance"]["models"]["tiny-llama/trained"]
     assert meta["forward_calls"] == 2 and meta["cached"] is False
+    assert {"load_s", "capture_s", "reduce_s", "detect_s", "effects_s", "predict_s"} <= set(meta["timings"])
     assert result.verdict_rows == document["verdicts"]
 
 
