@@ -198,14 +198,24 @@ def resampled_verdict(
     value = statistic(np.arange(n_stimuli))
     indices = resample_indices(n_stimuli, n_boot, ctx.boot.rng(prediction.spec.id, ctx.condition))
     draws = np.array([statistic(idx) for idx in indices], dtype=float)
+    return verdict_from_draws(prediction, value, draws, n_stimuli, **details)
+
+
+def verdict_from_draws(prediction: Prediction, value: float, draws: np.ndarray, n: int, **details: Any) -> Outcome:
+    """The verdict of an estimate ``value`` and its bootstrap ``draws``: their percentile interval.
+
+    Draws that are not finite are left out and counted in ``undefined_resamples``; a value that
+    is not finite, or fewer than half the draws defined, gives INCONCLUSIVE. ``n`` is the
+    outcome's sample size (stimuli, or models for a cross-model prediction).
+    """
     defined = draws[np.isfinite(draws)]
     if len(defined) < len(draws):
         details["undefined_resamples"] = int(len(draws) - len(defined))
     if not np.isfinite(value):
-        return Outcome("INCONCLUSIVE", n=n_stimuli, reason="the statistic is undefined on the full sample", details=details)
-    if len(defined) < n_boot / 2:
-        reason = f"the statistic is undefined on {len(draws) - len(defined)} of {n_boot} resamples"
-        return Outcome("INCONCLUSIVE", float(value), n=n_stimuli, reason=reason, details=details)
+        return Outcome("INCONCLUSIVE", n=n, reason="the statistic is undefined on the full sample", details=details)
+    if len(defined) < len(draws) / 2:
+        reason = f"the statistic is undefined on {len(draws) - len(defined)} of {len(draws)} resamples"
+        return Outcome("INCONCLUSIVE", float(value), n=n, reason=reason, details=details)
     alpha = (1 - prediction.spec.confidence) / 2
     lo, hi = np.quantile(defined, [alpha, 1 - alpha])
-    return prediction.verdict(value, lo, hi, n_stimuli, **details)
+    return prediction.verdict(value, lo, hi, n, **details)

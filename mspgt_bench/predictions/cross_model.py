@@ -20,7 +20,13 @@ from pydantic import Field
 
 from mspgt_bench.detectors.plugins import Detection
 from mspgt_bench.options import Strict
-from mspgt_bench.predictions.base import CrossModelPrediction, Outcome, Prediction, PredictionContext
+from mspgt_bench.predictions.base import (
+    CrossModelPrediction,
+    Outcome,
+    Prediction,
+    PredictionContext,
+    verdict_from_draws,
+)
 from mspgt_bench.stats.bootstrap import resample_indices
 
 Choices = list[np.ndarray]
@@ -44,28 +50,15 @@ def cross_model_verdict(
 
     Draw ``b`` resamples model ``m``'s ``n_stimuli[m]`` stimuli with replacement, independently
     of the other models. The interval is the percentile interval at the prediction's confidence;
-    the outcome's ``n`` is the number of models (each model's own count is ``n_stimuli``). As in :func:`mspgt_bench.predictions.base.resampled_verdict`, draws on which the statistic is
-    not finite are left out and counted (``undefined_resamples``), and an undefined estimate or
-    fewer than half the draws defined gives INCONCLUSIVE.
+    the outcome's ``n`` is the number of models (each model's own count is ``n_stimuli``).
+    Undefined draws and estimates are handled by :func:`~mspgt_bench.predictions.base.verdict_from_draws`.
     """
     n_models = len(n_stimuli)
     with np.errstate(invalid="ignore", divide="ignore"):
         value = statistic([np.arange(k) for k in n_stimuli])
         per_model = [resample_indices(k, n_boot, rng) for k in n_stimuli]
         draws = np.array([statistic([d[b] for d in per_model]) for b in range(n_boot)], dtype=float)
-    defined = draws[np.isfinite(draws)]
-    if len(defined) < n_boot:
-        details["undefined_resamples"] = n_boot - len(defined)
-    if not np.isfinite(value):
-        return Outcome(
-            "INCONCLUSIVE", n=n_models, reason="the statistic is undefined on the full sample", details=details
-        )
-    if len(defined) < n_boot / 2:
-        reason = f"the statistic is undefined on {n_boot - len(defined)} of {n_boot} resamples"
-        return Outcome("INCONCLUSIVE", float(value), n=n_models, reason=reason, details=details)
-    alpha = (1 - prediction.spec.confidence) / 2
-    lo, hi = np.quantile(defined, [alpha, 1 - alpha])
-    return prediction.verdict(value, lo, hi, n_models, **details)
+    return verdict_from_draws(prediction, value, draws, n_models, **details)
 
 
 def coefficient_of_variation(fractions: np.ndarray) -> np.ndarray:
