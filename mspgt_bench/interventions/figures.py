@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import io
 import math
 from collections import defaultdict
 from collections.abc import Iterable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from mspgt_bench.atomic import atomic_write_bytes, inside, slug
+from mspgt_bench.png_memo import PngMemo, png_bytes
 
 __all__ = ["plot_effect_per_layer", "write_intervention_figures"]
 
@@ -35,40 +36,52 @@ def plot_effect_per_layer(ax: Any, rows: list[dict[str, Any]], metric: str) -> N
         ax.legend(fontsize=7)
 
 
+PLOTTED = ("metric", "param", "layer", "layer_end", "value", "ci_low", "ci_high", "n")
+"""The fields of a row a figure shows (:func:`plot_effect_per_layer` and the title read only these)."""
+
+
 def write_intervention_figures(
-    folder: Path, rows: Iterable[dict[str, Any]], model: str = "model", metrics: Iterable[str] | None = None
+    folder: Path,
+    rows: Iterable[dict[str, Any]],
+    model: str = "model",
+    metrics: Iterable[str] | None = None,
+    memo: PngMemo | None = None,
 ) -> list[Path]:
     """One PNG per (intervention, metric) under ``folder/<model>/interventions/``; returns the paths.
 
     File and folder names are slugged (:func:`mspgt_bench.atomic.slug`) and each path is checked
-    to stay in ``folder``.
+    to stay in ``folder``. With a ``memo``, a figure whose content (title and the :data:`PLOTTED`
+    fields of its rows) it holds is copied, not drawn.
 
     Rows are those of :func:`mspgt_bench.interventions.sweep.run_interventions`; targets that
     touch no layer (e.g. ``trace[total]``) and the ``token_classes`` rows are not plotted.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     wanted = set(metrics) if metrics is not None else None
     grouped: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
         if row["layer"] is None or (wanted is not None and row["metric"] not in wanted):
             continue
-        grouped[(row["intervention"], row["metric"])].append(row)
+        grouped[(row["intervention"], row["metric"])].append({key: row[key] for key in PLOTTED})
     written = []
     for (intervention, metric), group in sorted(grouped.items()):
-        fig, ax = plt.subplots(figsize=(6, 3.4), dpi=110)
-        plot_effect_per_layer(ax, group, metric)
         n = max(r["n"] for r in group)
-        ax.set_title(f"{model}: {intervention}\n{metric}: mean over {n} stimuli, bootstrap CI band", fontsize=9)
-        fig.tight_layout()
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png")
-        plt.close(fig)
+        title = f"{model}: {intervention}\n{metric}: mean over {n} stimuli, bootstrap CI band"
+        content = {"figure": "intervention", "metric": metric, "title": title, "rows": group}
+        draw = partial(_draw, content)
+        data = draw() if memo is None else memo.png(content, draw)
         name = f"{slug(intervention)}.{slug(metric)}.png"
         path = inside(folder, Path(folder) / slug(model) / "interventions" / name)
-        atomic_write_bytes(path, buffer.getvalue())
+        atomic_write_bytes(path, data)
         written.append(path)
     return written
+
+
+def _draw(content: dict[str, Any]) -> bytes:
+    """The PNG of one figure's content (its metric, title and rows), drawn from it alone."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6, 3.4), dpi=110)
+    ax = fig.subplots()
+    plot_effect_per_layer(ax, content["rows"], content["metric"])
+    ax.set_title(content["title"], fontsize=9)
+    return png_bytes(fig)

@@ -20,6 +20,7 @@ import numpy as np
 from mspgt_bench import __version__
 from mspgt_bench.atomic import atomic_write_text, dumps, inside, slug, write_json
 from mspgt_bench.corpora import set_fields
+from mspgt_bench.png_memo import PngMemo
 from mspgt_bench.result_schema import SCHEMA_VERSION, ResultsDocument, read_sample
 from mspgt_bench.run.plan import TRAINED, RunContext
 from mspgt_bench.run.results import ConditionResult
@@ -69,7 +70,7 @@ def write_outputs(ctx: RunContext, results: list[ConditionResult], rows: Tables,
         if "csv" in suite.output.formats:
             _write_csvs(stage, rows)
         if suite.output.figures:
-            _write_figures(inside(stage, stage / "figures"), results)
+            _write_figures(ctx, inside(stage, stage / "figures"), results)
 
 
 def _document(ctx: RunContext, results: list[ConditionResult], rows: Tables, wall: float) -> dict[str, Any]:
@@ -95,21 +96,26 @@ def _write_csvs(folder: Path, rows: Tables) -> None:
         atomic_write_text(inside(folder, folder / f"{slug(name)}.csv"), pd.DataFrame(flat).to_csv(index=False))
 
 
-def _write_figures(folder: Path, results: list[ConditionResult]) -> None:
-    """Profile figures under ``folder/<model>/``; intervention figures of trained cells, per stimulus set."""
+def _write_figures(ctx: RunContext, folder: Path, results: list[ConditionResult]) -> None:
+    """Profile figures under ``folder/<model>/``; intervention figures of trained cells, per stimulus set.
+
+    Figures go through one :class:`~mspgt_bench.png_memo.PngMemo` in the run's ``cache/figures``:
+    a figure whose content is unchanged since an earlier run is copied from there, not drawn again.
+    """
     from mspgt_bench.figures import write_profile_figures
     from mspgt_bench.interventions.figures import write_intervention_figures
 
+    memo = PngMemo(ctx.run_dir / "cache" / "figures")
     curves = [
         (r.model.slug(), r.condition + (f" · {r.stimulus_set}" if r.stimulus_set else ""), profile)
         for r in results
         for profile in r.profiles
     ]
-    write_profile_figures(folder, curves)
+    write_profile_figures(folder, curves, memo)
     for result in results:
         if result.effects and result.condition == TRAINED:  # the controls' effects are in effects.csv
             where = inside(folder, folder / (f"set-{slug(result.stimulus_set)}" if result.stimulus_set else ""))
-            write_intervention_figures(where, result.effects, model=result.model.slug())
+            write_intervention_figures(where, result.effects, model=result.model.slug(), memo=memo)
 
 
 def suite_text(loaded: LoadedSuite) -> str:

@@ -10,6 +10,7 @@ import torch
 
 from mspgt_bench.interventions.figures import write_intervention_figures
 from mspgt_bench.interventions.sweep import batches_of, build_interventions, run_interventions, sweep
+from mspgt_bench.png_memo import PngMemo
 from mspgt_bench.signals.base import BootstrapConfig
 from mspgt_bench.suite.schema import ComponentSpec
 
@@ -97,6 +98,29 @@ def test_figures_show_effect_per_layer(tiny_adapter, prose, tmp_path):
     rows = run_interventions(tiny_adapter("llama"), prose, specs, 4, 32, BootstrapConfig(n_boot=50))
     paths = write_intervention_figures(tmp_path, rows, "tiny-llama", metrics=["kl", "top1_agreement"])
     assert len(paths) == 4 and all(p.suffix == ".png" and p.stat().st_size > 1000 for p in paths)
+
+
+def _effect_rows(ci_high: float = 0.5) -> list[dict]:
+    """Rows of one intervention on four layers, as :func:`run_interventions` gives them."""
+    return [
+        {"intervention": "layer_deletion", "plugin": "layer_deletion", "target": f"delete[l={layer}]", "layer": layer,
+         "layer_end": layer, "layers": str(layer), "depth": (layer + 1) / 4, "param": "", "metric": "kl",
+         "value": 0.1 * layer, "ci_low": 0.0, "ci_high": ci_high if layer == 2 else 1.0, "n": 6}
+        for layer in range(4)
+    ]  # fmt: skip
+
+
+def test_a_memo_draws_an_effect_figure_again_only_when_what_it_shows_changes(tmp_path):
+    plain = write_intervention_figures(tmp_path / "plain", _effect_rows(), "tiny-llama")
+    memo = PngMemo(tmp_path / "cache")
+    [first] = write_intervention_figures(tmp_path / "first", _effect_rows(), "tiny-llama", memo=memo)
+    assert first.read_bytes() == plain[0].read_bytes() and memo.drawn == 1
+    unplotted = [{**row, "target": "renamed", "depth": 0.0} for row in _effect_rows()]
+    again = PngMemo(tmp_path / "cache")
+    [second] = write_intervention_figures(tmp_path / "second", unplotted, "tiny-llama", memo=again)
+    assert second.read_bytes() == first.read_bytes() and (again.drawn, again.hits) == (0, 1)
+    write_intervention_figures(tmp_path / "third", _effect_rows(ci_high=0.75), "tiny-llama", memo=again)
+    assert again.drawn == 1
 
 
 def test_shipped_suite_is_valid_and_its_interventions_build():

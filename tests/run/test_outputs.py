@@ -124,6 +124,27 @@ def test_outputs_replace_the_previous_run_and_leave_no_stale_file(write_suite, m
     assert "n_boot: 100" in (run_dir / "suite.yaml").read_text()
 
 
+def _figures(run_dir: Path) -> dict[Path, bytes]:
+    return {p.relative_to(run_dir): p.read_bytes() for p in (run_dir / "figures").rglob("*.png")}
+
+
+def test_an_unchanged_rerun_copies_every_figure_from_the_cache(write_suite, minimal_suite, tmp_path, monkeypatch):
+    from matplotlib.figure import Figure
+
+    suite = write_suite(minimal_suite(interventions=[{"name": "layer_deletion"}], output={"figures": True}))
+    run_dir = tmp_path / "run"
+    _run(suite, run_dir)
+    first = _figures(run_dir)
+    assert any(p.parent.name == "interventions" for p in first) and len(first) > 10
+    cached = sorted((run_dir / "cache" / "figures").iterdir())
+    assert len(cached) == len(first)
+    drawn = []
+    monkeypatch.setattr(Figure, "savefig", lambda *args, **kwargs: drawn.append(args))
+    _run(suite, run_dir)
+    assert drawn == [] and _figures(run_dir) == first
+    assert sorted((run_dir / "cache" / "figures").iterdir()) == cached
+
+
 @contextmanager
 def held_by_another_process(run_dir: Path) -> Iterator[None]:
     """Another process holding ``run_lock(run_dir)`` until the block ends."""
