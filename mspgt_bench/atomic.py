@@ -137,3 +137,15 @@ def read_regular(root: Path, path: Path) -> bytes:
         if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
             raise UnsafePathError(f"refusing {path}: it is not a regular file")
         return handle.read()
+
+
+def set_aside(path: Path) -> Path:
+    """Rename an unreadable cache entry to ``<name>.corrupt-<n>`` (the first ``n`` free) beside it; return the new path.
+
+    A symbolic link is renamed, never followed.
+    """
+    n = 1
+    while os.path.lexists(aside := path.with_name(f"{path.name}.corrupt-{n}")):
+        n += 1
+    os.replace(path, aside)
+    return aside

@@ -94,7 +94,9 @@ def register_detectors(register: Register) -> None:
 
     ``name`` is what a suite's ``detectors[].name`` says. Built as ``cls(label=<id or name>,
     **options)``; ``detect(profiles, n_layers, boot)`` returns a ``Detection``, once per model and
-    condition.
+    condition. A detection whose refit rules (``fit_fixed``, ``segment``) the detector can rebuild
+    from a JSON ``rule_state`` (``rules(n_layers, state)``) is cached by content; one with rules and
+    no ``rule_state`` is computed again on every run.
     """
 
 

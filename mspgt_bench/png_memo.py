@@ -1,13 +1,11 @@
 """Figures by content: a PNG is drawn once for each distinct input and copied from a cache afterwards.
 
-:class:`PngMemo` keys each figure by :func:`figure_key`, a SHA-256 of everything it came from: the
-``content`` its caller passes (the plotted numbers, the labels, the title) and the versions of
-``mspgt_bench`` and matplotlib. A figure is reused only when all of these are unchanged; one
-changed number, label or version draws it again. Numpy arrays enter the key by their exact values
-(dtype, shape and bytes, never their printed form, which elides the middle of large arrays), and
-NaN always enters the same way. Callers draw from the content alone, so the key covers whatever
-the drawing reads. The drawing code itself is covered only through ``mspgt_bench``'s version: a
-change to how figures are drawn needs a new version, or an emptied cache folder.
+:class:`PngMemo` keys each figure by :func:`figure_key`, the exact content digest
+(:func:`mspgt_bench.content.content_digest`) of everything it came from: the ``content`` its
+caller passes (the plotted numbers, the labels, the title), the matplotlib version and the source
+of mspgt_bench (:func:`mspgt_bench.content.code_digest`, so an edit to how figures are drawn
+draws them again). A figure is reused only when all of these are unchanged. Callers draw from the
+content alone, so the key covers whatever the drawing reads.
 
 An entry that is not a regular file holding a whole PNG (truncated, a symbolic link, a folder) is
 renamed ``<name>.corrupt-<n>`` beside it and the figure drawn again; a link is never followed.
@@ -15,8 +13,6 @@ renamed ``<name>.corrupt-<n>`` beside it and the figure drawn again; a link is n
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 from collections.abc import Callable
 from functools import cache
@@ -25,10 +21,8 @@ from io import BytesIO
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from mspgt_bench import __version__
-from mspgt_bench.atomic import UnsafePathError, atomic_write_bytes, read_regular
+from mspgt_bench.atomic import UnsafePathError, atomic_write_bytes, read_regular, set_aside
+from mspgt_bench.content import code_digest, content_digest
 
 __all__ = ["PngMemo", "figure_key", "is_png", "png_bytes"]
 
@@ -70,19 +64,17 @@ class PngMemo:
             data = b""
         if is_png(data):
             return data
-        _set_aside(path)
+        set_aside(path)
         return None
 
 
 def figure_key(content: Any) -> str:
-    """SHA-256 of ``content`` and the mspgt_bench and matplotlib versions, as canonical JSON.
+    """The exact content digest of ``content``, the matplotlib version and the code of mspgt_bench.
 
-    ``content`` is JSON-like (dicts with text keys, lists, tuples, text, numbers, None) and may hold
-    numpy arrays and scalars; arrays enter by dtype, shape and the SHA-256 of their bytes.
+    ``content`` may hold anything :func:`mspgt_bench.content.content_digest` hashes exactly:
+    dicts, lists, text, numbers, None, numpy arrays and scalars.
     """
-    document = {"content": content, "versions": _versions()}
-    text = json.dumps(document, sort_keys=True, separators=(",", ":"), default=_exact)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return content_digest({"content": content, "matplotlib": _matplotlib_version(), "code": code_digest()})
 
 
 def is_png(data: bytes) -> bool:
@@ -99,26 +91,5 @@ def png_bytes(figure: Any) -> bytes:
 
 
 @cache
-def _versions() -> dict[str, str]:
-    return {"mspgt_bench": __version__, "matplotlib": version("matplotlib")}
-
-
-def _exact(value: Any) -> Any:
-    """``json.dumps``' fallback for :func:`figure_key`: arrays by their exact bytes, every NaN alike."""
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray) and not value.dtype.hasobject:
-        array = np.ascontiguousarray(value)
-        if array.dtype.kind in "fc":
-            array = np.where(np.isnan(array), np.array(np.nan, array.dtype), array)  # one bit pattern for NaN
-        digest = hashlib.sha256(array.tobytes()).hexdigest()
-        return {"ndarray": {"dtype": array.dtype.str, "shape": list(array.shape), "sha256": digest}}
-    raise TypeError(f"cannot key a figure on {type(value).__name__}")
-
-
-def _set_aside(path: Path) -> None:
-    """Rename an unreadable entry (a link is renamed, not followed) to ``<name>.corrupt-<n>``, the first free ``n``."""
-    n = 1
-    while os.path.lexists(aside := path.with_name(f"{path.name}.corrupt-{n}")):
-        n += 1
-    os.replace(path, aside)
+def _matplotlib_version() -> str:
+    return version("matplotlib")

@@ -10,6 +10,9 @@ Layout of a run directory::
     cache/<key>.json   profiles of one (model, condition), keyed by a content hash, so a rerun
     cache/<key>.npz    recomputes nothing that already finished
     cache/<...>-effects-<key>.json   a cell's intervention effects
+    cache/<...>-detections-<key>.json, cache/<...>-outcomes-<key>.json   its detections and
+                       outcomes, keyed by the exact digest of their inputs (mspgt_bench.run.saved)
+    cache/figures/<key>.png   every figure, keyed by what it plots (mspgt_bench.png_memo)
 
 A cache entry that exists but cannot be read raises :class:`CacheEntryError`; the runner moves the
 file aside with :func:`set_aside` (``<name>.corrupt-<n>``) and computes the entry again.
@@ -19,13 +22,13 @@ from __future__ import annotations
 
 import io
 import json
-import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
-from mspgt_bench.atomic import atomic_write_bytes, write_json
+from mspgt_bench.atomic import atomic_write_bytes, set_aside, write_json
 from mspgt_bench.result_schema import SCHEMA_VERSION
 from mspgt_bench.signals.base import Profile
 
@@ -33,11 +36,13 @@ __all__ = [
     "SCHEMA_VERSION",
     "CacheEntryError",
     "load_effects",
+    "load_json_entry",
     "load_profiles",
     "profile_files",
     "save_profiles",
     "set_aside",
 ]
+T = TypeVar("T")
 _ARRAYS = ("layers", "value", "lo", "hi", "depth", "per_stimulus")
 
 
@@ -53,15 +58,6 @@ class CacheEntryError(Exception):
     def reading(cls, path: Path, error: Exception) -> CacheEntryError:
         """The error for ``path`` whose reading raised ``error``."""
         return cls(path, f"{type(error).__name__}: {error}")
-
-
-def set_aside(path: Path) -> Path:
-    """Rename an unreadable cache file to ``<name>.corrupt-<n>`` (the first ``n`` free) beside it; return the new path."""
-    n = 1
-    while (aside := path.with_name(f"{path.name}.corrupt-{n}")).exists():
-        n += 1
-    os.replace(path, aside)
-    return aside
 
 
 def profile_files(stem: Path) -> tuple[Path, Path]:
@@ -133,13 +129,25 @@ def load_effects(path: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]
 
     Raises ``CacheEntryError`` when the file exists but is not a readable effects entry.
     """
+
+    def parse(stored: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        rows, records = stored["rows"], stored["per_stimulus"]
+        if not (isinstance(rows, list) and isinstance(records, list)):
+            raise TypeError("'rows' and 'per_stimulus' must be lists")
+        return rows, records
+
+    return load_json_entry(path, parse)
+
+
+def load_json_entry(path: Path, parse: Callable[[Any], T]) -> T | None:
+    """``parse`` of the JSON cache entry at ``path``, or ``None`` when it is absent.
+
+    Raises ``CacheEntryError`` when the file exists but does not read or ``parse`` rejects it
+    (any exception: a truncated file, a missing key, a wrong type).
+    """
     if not path.is_file():
         return None
     try:
-        stored = json.loads(path.read_text())
-        rows, records = stored["rows"], stored["per_stimulus"]
-    except Exception as exc:  # truncated or malformed JSON
+        return parse(json.loads(path.read_text()))
+    except Exception as exc:  # truncated or malformed JSON, or not the entry's shape
         raise CacheEntryError.reading(path, exc) from exc
-    if not (isinstance(rows, list) and isinstance(records, list)):
-        raise CacheEntryError(path, "'rows' and 'per_stimulus' must be lists")
-    return rows, records

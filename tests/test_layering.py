@@ -15,7 +15,7 @@ import mspgt_bench
 PACKAGE = Path(mspgt_bench.__file__).parent
 
 LAYERS = [
-    {"options", "registry", "atomic", "png_memo"},
+    {"options", "registry", "atomic", "content", "png_memo"},
     {"stats"},
     {"suite"},
     {"stimuli", "corpora"},

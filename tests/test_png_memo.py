@@ -68,16 +68,19 @@ def test_arrays_key_by_every_value_dtype_and_shape():
     assert figure_key({"v": a}) != figure_key({"v": a.reshape(100, 100)})
 
 
-def test_the_versions_enter_the_key(monkeypatch):
+def test_the_matplotlib_version_and_the_code_enter_the_key(monkeypatch):
     before = figure_key(_content())
-    monkeypatch.setattr(png_memo, "_versions", lambda: {"mspgt_bench": png_memo.__version__, "matplotlib": "0.0"})
+    monkeypatch.setattr(png_memo, "_matplotlib_version", lambda: "0.0")
+    assert figure_key(_content()) != before
+    monkeypatch.undo()
+    monkeypatch.setattr(png_memo, "code_digest", lambda: "edited drawing code")
     assert figure_key(_content()) != before
 
 
 def test_content_without_an_exact_form_is_refused():
-    with pytest.raises(TypeError, match="cannot key a figure on object"):
+    with pytest.raises(TypeError, match="object has no exact content digest"):
         figure_key({"x": object()})
-    with pytest.raises(TypeError, match="cannot key a figure on ndarray"):
+    with pytest.raises(TypeError, match="object array has no exact content digest"):
         figure_key({"x": np.array([object()])})
 
 

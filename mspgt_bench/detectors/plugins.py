@@ -33,6 +33,9 @@ from mspgt_bench.detectors.v1_rule import v1_rule
 from mspgt_bench.options import Strict
 from mspgt_bench.signals.base import BootstrapConfig, Kind, Profile
 
+Rules = tuple[Callable[[np.ndarray, int], tuple[int, ...]], Callable[[np.ndarray], Segmentation]]
+"""``(fit_fixed, segment)``: a detector's best split with a given number of boundaries, and its full rule."""
+
 
 @dataclass
 class Detection:
@@ -55,6 +58,14 @@ class Detection:
     """``[L − 1]`` fused boundary evidence per gap (evidence detectors only)."""
     null: NullCalibration | None = field(default=None, repr=False)
     """The threshold the evidence had to beat (evidence detectors only)."""
+    rule_state: dict[str, Any] | None = None
+    """The JSON data from which the detector's :meth:`Detector.rules` rebuilds ``fit_fixed`` and
+    ``segment`` (None: the detection has no rules, or its detector cannot rebuild them)."""
+
+    @property
+    def savable(self) -> bool:
+        """Whether the detection is data alone: it has no rules, or its detector can rebuild them."""
+        return self.rule_state is not None or (self.fit_fixed is None and self.segment is None)
 
     def fit(self, mean: np.ndarray, n_boundaries: int) -> tuple[int, ...]:
         """Best ``n_boundaries`` boundaries of a mean profile under this detector's rule."""
@@ -69,7 +80,9 @@ class Detection:
         if self.per_stimulus is None:
             raise ValueError(f"detector {self.label!r} cannot refit with a fixed number of segments ({self.note})")
         boundaries = self.fit(self.per_stimulus.mean(axis=0), n_segments - 1)
-        return Segmentation(boundaries, self.n_layers, criterion=f"best fit with {n_segments - 1} boundaries").segments()
+        return Segmentation(
+            boundaries, self.n_layers, criterion=f"best fit with {n_segments - 1} boundaries"
+        ).segments()
 
     def rows(self) -> list[dict[str, Any]]:
         stability = {s.boundary: s for s in (self.bootstrap.stability if self.bootstrap else ())}
@@ -90,7 +103,11 @@ class Detection:
             }
             if self.evidence is not None and self.null is not None:
                 value = float(self.evidence[boundary - 1])
-                row |= {"evidence": value, "threshold": self.null.threshold, "null_quantile": self.null.quantile_of(value)}
+                row |= {
+                    "evidence": value,
+                    "threshold": self.null.threshold,
+                    "null_quantile": self.null.quantile_of(value),
+                }
             rows.append(row)
         return rows
 
@@ -133,6 +150,15 @@ class Detector(ABC):
     def detect(self, profiles: dict[str, Profile], n_layers: int, boot: BootstrapConfig) -> Detection:
         """Boundaries of one model's layer stack from its profiles."""
 
+    def rules(self, n_layers: int, state: dict[str, Any]) -> Rules:
+        """``(fit_fixed, segment)`` of one of this detector's detections, rebuilt from its ``rule_state``.
+
+        A detector whose detections refit (``fit_fixed``/``segment``) and that records a
+        ``rule_state`` overrides this, and builds the rules of :meth:`detect` with it too, so a
+        detection read back from the run's cache refits exactly as the one computed.
+        """
+        raise NotImplementedError(f"detector {self.name!r} cannot rebuild the rules of a saved detection")
+
 
 def _profile(profiles: dict[str, Profile], key: str) -> Profile:
     try:
@@ -169,7 +195,9 @@ class FusedDetector(Detector):
 
     options: FusedOptions
 
-    def inputs(self, profiles: dict[str, Profile], n_layers: int) -> tuple[tuple[str, ...], tuple[Kind, ...], np.ndarray]:
+    def inputs(
+        self, profiles: dict[str, Profile], n_layers: int
+    ) -> tuple[tuple[str, ...], tuple[Kind, ...], np.ndarray]:
         """Profile keys, their kinds (suite override first) and the stacked per-stimulus data on the layer grid."""
         keys = tuple(self.options.profiles)
         found = [_profile(profiles, key) for key in keys]
@@ -177,10 +205,15 @@ class FusedDetector(Detector):
         data = np.stack([per_stimulus_on_grid(p, n_layers) for p in found], axis=-1)
         return keys, kinds, data
 
-    def bootstrap(self, data: np.ndarray, segment: Callable[[np.ndarray], Segmentation], boot: BootstrapConfig) -> BootstrapResult:
+    def bootstrap(
+        self, data: np.ndarray, segment: Callable[[np.ndarray], Segmentation], boot: BootstrapConfig
+    ) -> BootstrapResult:
         """Boundary intervals from refitting ``segment`` on resamples of the stimuli."""
         return bootstrap_boundaries(
-            data, lambda mean: segment(mean).boundaries, self.options.n_boot, boot.rng(self.label, "boundaries"),
+            data,
+            lambda mean: segment(mean).boundaries,
+            self.options.n_boot,
+            boot.rng(self.label, "boundaries"),
             level=boot.level,
         )
 
@@ -209,33 +242,68 @@ class BoundaryEvidence(FusedDetector):
     name = "evidence"
 
     class Options(FusedOptions):
-        radius: int = Field(DEFAULT_RADIUS, ge=1, le=10, description="Half-width of the running-median baseline, in gaps.")
-        min_evidence: float = Field(1.0, gt=0, allow_inf_nan=False, description="Declared effect-size floor of the threshold.")
+        radius: int = Field(
+            DEFAULT_RADIUS, ge=1, le=10, description="Half-width of the running-median baseline, in gaps."
+        )
+        min_evidence: float = Field(
+            1.0, gt=0, allow_inf_nan=False, description="Declared effect-size floor of the threshold."
+        )
         null_level: float = Field(0.95, gt=0, lt=1, description="Quantile of the sampling-noise null's maxima.")
         n_null: int = Field(200, ge=20, le=100_000, description="Sampling-noise surrogates.")
 
-    def detect(self, profiles: dict[str, Profile], n_layers: int, boot: BootstrapConfig) -> Detection:
+    def rule(self, kinds: tuple[Kind, ...]) -> EvidenceRule:
+        """How profiles of these kinds become fused evidence, under this detector's weights and radius."""
+        return EvidenceRule(kinds, tuple(self.options.profiles.values()), self.options.radius)
+
+    def rules(self, n_layers: int, state: dict[str, Any]) -> Rules:
+        """The count rule against ``state["threshold"]`` and the fixed-count fit, on evidence of ``state["kinds"]``."""
         o = self.options
-        keys, kinds, data = self.inputs(profiles, n_layers)
-        rule = EvidenceRule(kinds, tuple(o.profiles.values()), o.radius)
-        null = calibrate(
-            data, rule, min_evidence=o.min_evidence, n_null=o.n_null, level=o.null_level,
-            rng=boot.rng(self.label, "null"), min_size=o.min_size,
-        )
-        criterion = f"evidence > {null.threshold:.3g} ({null.source})"
+        rule = self.rule(tuple(state["kinds"]))
+        threshold, criterion = float(state["threshold"]), str(state["criterion"])
 
         def segment(mean: np.ndarray) -> Segmentation:
-            table = count_table(rule.evidence(mean), null.threshold, o.k_max, o.min_size)
+            table = count_table(rule.evidence(mean), threshold, o.k_max, o.min_size)
             best = min(table, key=lambda fit: (fit.score, fit.n_boundaries))
             return Segmentation(best.boundaries, n_layers, criterion, best.cost, table)
 
         def fit_fixed(mean: np.ndarray, n_boundaries: int) -> tuple[int, ...]:
             return strongest(rule.evidence(mean), n_boundaries, o.min_size)
 
+        return fit_fixed, segment
+
+    def detect(self, profiles: dict[str, Profile], n_layers: int, boot: BootstrapConfig) -> Detection:
+        o = self.options
+        keys, kinds, data = self.inputs(profiles, n_layers)
+        rule = self.rule(kinds)
+        null = calibrate(
+            data,
+            rule,
+            min_evidence=o.min_evidence,
+            n_null=o.n_null,
+            level=o.null_level,
+            rng=boot.rng(self.label, "null"),
+            min_size=o.min_size,
+        )
+        state = {
+            "kinds": list(kinds),
+            "threshold": null.threshold,
+            "criterion": f"evidence > {null.threshold:.3g} ({null.source})",
+        }
+        fit_fixed, segment = self.rules(n_layers, state)
         mean = data.mean(axis=0)
         return Detection(
-            self.label, n_layers, segment(mean), keys, data, fit_fixed, segment, o.min_size,
-            self.bootstrap(data, segment, boot), evidence=rule.evidence(mean), null=null,
+            self.label,
+            n_layers,
+            segment(mean),
+            keys,
+            data,
+            fit_fixed,
+            segment,
+            o.min_size,
+            self.bootstrap(data, segment, boot),
+            evidence=rule.evidence(mean),
+            null=null,
+            rule_state=state,
         )
 
 
@@ -314,9 +382,21 @@ class ChangePoint(FusedDetector):
                 "or declare `kinds: {<key>: level}` if the profile's level is what changes between segments"
             )
         return Detection(
-            self.label, n_layers, self.segment(data.mean(axis=0)), keys, data, self.fit_fixed, self.segment,
-            self.options.min_size, self.bootstrap(data, self.segment, boot),
+            self.label,
+            n_layers,
+            self.segment(data.mean(axis=0)),
+            keys,
+            data,
+            self.fit_fixed,
+            self.segment,
+            self.options.min_size,
+            self.bootstrap(data, self.segment, boot),
+            rule_state={},
         )
+
+    def rules(self, n_layers: int, state: dict[str, Any]) -> Rules:
+        """This detector's own fit and criterion: they depend on its options alone (``state`` is empty)."""
+        return self.fit_fixed, self.segment
 
 
 class V1Rule(Detector):
@@ -368,6 +448,9 @@ class V1Rule(Detector):
     def detect(self, profiles: dict[str, Profile], n_layers: int, boot: BootstrapConfig) -> Detection:
         result = v1_rule(self.series(profiles, n_layers), n_layers, factor=self.options.factor)
         return Detection(
-            self.label, n_layers, result.segmentation, tuple(self.options.profiles),
+            self.label,
+            n_layers,
+            result.segmentation,
+            tuple(self.options.profiles),
             note="dataset-level inputs: no per-stimulus resampling",
         )

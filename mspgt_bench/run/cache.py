@@ -15,13 +15,15 @@ A cache entry that exists but cannot be read is reported, moved aside and comput
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import cache
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, TypeVar
 
 from mspgt_bench import __version__
+from mspgt_bench.atomic import slug
+from mspgt_bench.content import code_digest, content_digest
 from mspgt_bench.models.fingerprint import digest
 from mspgt_bench.models.hf import weights_fingerprint
 from mspgt_bench.results import CacheEntryError, set_aside
@@ -77,7 +79,7 @@ def _weights(ctx: RunContext, cell: Cell) -> str | None:
     )
 
 
-def read_entry(ctx: RunContext, cell: Cell, load: Callable[[Path], T | None], path: Path) -> T | None:
+def read_entry(ctx: RunContext, where: str, load: Callable[[Path], T | None], path: Path) -> T | None:
     """``load(path)``: a cache entry, or ``None`` when it is absent or unreadable.
 
     An unreadable file is moved aside (``<name>.corrupt-<n>``) and reported on the progress line,
@@ -88,7 +90,7 @@ def read_entry(ctx: RunContext, cell: Cell, load: Callable[[Path], T | None], pa
     except CacheEntryError as exc:
         aside = set_aside(exc.path)
         ctx.progress.stage(
-            f"{cell.label}: cache file {exc.path.name} could not be read ({exc.reason}); "
+            f"{where}: cache file {exc.path.name} could not be read ({exc.reason}); "
             f"moved aside to {aside.name}, recomputing"
         )
         return None
@@ -96,13 +98,26 @@ def read_entry(ctx: RunContext, cell: Cell, load: Callable[[Path], T | None], pa
 
 def profiles_stem(ctx: RunContext, cell: Cell) -> Path:
     """``cache/<model>-<condition>[-<set>]-<key>``: the cell's ``.npz`` and ``.json`` profile files."""
-    return ctx.run_dir / "cache" / f"{_prefix(cell)}-{cache_key(ctx, cell)}"
+    return ctx.run_dir / "cache" / f"{cell_prefix(cell)}-{cache_key(ctx, cell)}"
 
 
 def effects_path(ctx: RunContext, cell: Cell, effects: dict[str, Any]) -> Path:
     """``cache/<model>-<condition>[-<set>]-effects-<key>.json``: the cell's intervention effects."""
-    return ctx.run_dir / "cache" / f"{_prefix(cell)}-effects-{cache_key(ctx, cell, effects)}.json"
+    return ctx.run_dir / "cache" / f"{cell_prefix(cell)}-effects-{cache_key(ctx, cell, effects)}.json"
 
 
-def _prefix(cell: Cell) -> str:
+def stage_path(ctx: RunContext, prefix: str, stage: str, inputs: Any, plugins: Iterable[type]) -> Path:
+    """``cache/<prefix>-<stage>-<key>.json``: an entry of a stage computed from ``inputs`` by ``plugins``.
+
+    The key is the exact content digest (:func:`mspgt_bench.content.content_digest`) of the
+    inputs, the library versions and the source of mspgt_bench and of the plugin classes
+    (:func:`mspgt_bench.content.code_digest`): such stages take seconds, so any edit to the code
+    recomputes them. ``prefix`` is slugged.
+    """
+    key = content_digest({"versions": library_versions(), "code": code_digest(plugins), "inputs": inputs})[:20]
+    return ctx.run_dir / "cache" / f"{slug(prefix)}-{stage}-{key}.json"
+
+
+def cell_prefix(cell: Cell) -> str:
+    """``<model>-<condition>[-<set>]``: how a cell's cache entries begin."""
     return f"{cell.model.slug()}-{cell.condition}{cell.stimulus_set.suffix}"

@@ -82,7 +82,7 @@ def run_cell(ctx: RunContext, cell: Cell, pool: AdapterPool) -> ConditionResult:
     model = cell.model
     family = model.family or meta.get("provenance", {}).get("family")
     started = time.perf_counter()
-    detections, failures = detect(ctx, profiles, meta)
+    detections, failures = detect(ctx, cell, profiles, meta)
     timings = {"detect_s": time.perf_counter() - started}
     if failures:
         meta = {**meta, "detector_errors": failures}
@@ -109,7 +109,7 @@ def run_cell(ctx: RunContext, cell: Cell, pool: AdapterPool) -> ConditionResult:
     for label, reason in unsupported.items():
         ctx.progress.stage(f"{cell.label}: {label} not run: {reason}")
     started = time.perf_counter()
-    outcomes = predict(ctx, context)
+    outcomes = predict(ctx, cell, context)
     timings["predict_s"] = time.perf_counter() - started
     meta = {
         **meta,

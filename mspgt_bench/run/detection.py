@@ -1,16 +1,21 @@
-"""Stage 3, detection: every detector of the suite on one cell's profiles.
+"""Stage 3, detection: every detector of the suite on one cell's profiles, read from the cache when unchanged.
 
 A detector that raises is recorded with its reason and does not stop the others; the
-predictions that read it report the reason as their ERROR.
+predictions that read it report the reason as their ERROR. A cell whose detectors all
+succeeded saves its detections (:mod:`mspgt_bench.run.saved`), keyed by its profiles,
+the detector specs, the bootstrap and the code, so an unchanged rerun skips their null
+calibrations and bootstraps.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from mspgt_bench.detectors.plugins import Detection
+from mspgt_bench.detectors.plugins import Detection, Detector
 from mspgt_bench.plugins import registry
-from mspgt_bench.run.plan import RunContext
+from mspgt_bench.run.cache import cell_prefix, read_entry, stage_path
+from mspgt_bench.run.plan import Cell, RunContext
+from mspgt_bench.run.saved import load_detections, save_detections
 from mspgt_bench.signals.base import Profile
 
 
@@ -20,16 +25,39 @@ def profiles_by_key(profiles: list[Profile]) -> dict[str, Profile]:
 
 
 def detect(
-    ctx: RunContext, profiles: list[Profile], meta: dict[str, Any]
+    ctx: RunContext, cell: Cell, profiles: list[Profile], meta: dict[str, Any]
 ) -> tuple[dict[str, Detection], dict[str, str]]:
     """``({label: detection}, {label: why it failed})`` for every detector of the suite."""
-    by_key = profiles_by_key(profiles)
     n_layers = meta.get("provenance", {}).get("n_layers", 0)
-    detections, failures = {}, {}
+    detectors, failures = _detectors(ctx)
+    path = stage_path(
+        ctx,
+        cell_prefix(cell),
+        "detections",
+        {"detectors": ctx.suite.detectors, "profiles": profiles, "n_layers": n_layers, "boot": ctx.boot},
+        [type(d) for d in detectors.values()],
+    )
+    saved = None if failures else read_entry(ctx, cell.label, lambda p: load_detections(p, detectors), path)
+    if saved is not None:
+        return saved, failures
+    by_key = profiles_by_key(profiles)
+    detections = {}
+    for label, detector in detectors.items():
+        try:
+            detections[label] = detector.detect(by_key, n_layers, ctx.boot)
+        except Exception as exc:  # reported with the predictions that needed it
+            failures[label] = f"{type(exc).__name__}: {exc}"
+    if not failures and all(d.savable for d in detections.values()):
+        save_detections(path, detections)
+    return detections, failures
+
+
+def _detectors(ctx: RunContext) -> tuple[dict[str, Detector], dict[str, str]]:
+    """The suite's detectors by label, and why any could not be built."""
+    detectors, failures = {}, {}
     for spec in ctx.suite.detectors:
         try:
-            detector = registry("detectors").get(spec.name)(label=spec.label, **spec.options)
-            detections[spec.label] = detector.detect(by_key, n_layers, ctx.boot)
+            detectors[spec.label] = registry("detectors").get(spec.name)(label=spec.label, **spec.options)
         except Exception as exc:  # reported with the predictions that needed it
             failures[spec.label] = f"{type(exc).__name__}: {exc}"
-    return detections, failures
+    return detectors, failures

@@ -86,7 +86,7 @@ def cell_effects(ctx: RunContext, cell: Cell, pool: AdapterPool, detections: dic
     ]
     content = {"interventions": specs, "generation": [g.model_dump() for g in generation], "segments": segments}
     path = effects_path(ctx, cell, content)
-    cached = read_entry(ctx, cell, load_effects, path)
+    cached = read_entry(ctx, cell.label, load_effects, path)
     if cached is not None:
         ctx.progress.stage(f"{cell.label}: cached intervention effects reused")
         return CellEffects(*cached)

@@ -64,7 +64,7 @@ def cell_profiles(ctx: RunContext, cell: Cell, pool: AdapterPool) -> tuple[list[
     An unreadable cache entry is reported, moved aside and captured again. A new entry is keyed
     after the capture: a zoo model that its load prepared has a weights fingerprint only then.
     """
-    cached = read_entry(ctx, cell, load_profiles, profiles_stem(ctx, cell))
+    cached = read_entry(ctx, cell.label, load_profiles, profiles_stem(ctx, cell))
     if cached is not None:
         ctx.progress.stage(f"{cell.label}: cached profiles reused")
         profiles, meta = cached

@@ -10,14 +10,18 @@ into the model nor the text's order.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from mspgt_bench.corpora import set_fields
 from mspgt_bench.plugins import registry
 from mspgt_bench.predictions.base import CrossModelPrediction, NotApplicableError, Outcome, PredictionContext
-from mspgt_bench.run.plan import TRAINED, RunContext
+from mspgt_bench.run.cache import cell_prefix, read_entry, stage_path
+from mspgt_bench.run.plan import TRAINED, Cell, RunContext
 from mspgt_bench.run.results import ConditionResult
+from mspgt_bench.run.saved import context_content, load_outcomes, save_outcomes
 from mspgt_bench.suite.schema import PredictionSpec
 
 
@@ -30,14 +34,46 @@ def per_model_predictions(ctx: RunContext) -> list[PredictionSpec]:
     return [spec for spec in ctx.suite.predictions if not is_cross_model(spec)]
 
 
-def predict(ctx: RunContext, context: PredictionContext) -> dict[str, Outcome]:
-    """Prediction id -> outcome of every per-model prediction on one cell."""
-    outcomes = {}
-    for spec in per_model_predictions(ctx):
-        try:
-            outcomes[spec.id] = registry("predictions").get(spec.name)(spec).evaluate(context)
-        except Exception as exc:  # a raising plugin is an ERROR cell, never a crashed run
-            outcomes[spec.id] = failed(exc)
+def predict(ctx: RunContext, cell: Cell, context: PredictionContext) -> dict[str, Outcome]:
+    """Prediction id -> outcome of every per-model prediction on one cell; read from the cache when unchanged."""
+    specs = per_model_predictions(ctx)
+
+    def evaluate() -> dict[str, Outcome]:
+        outcomes = {}
+        for spec in specs:
+            try:
+                outcomes[spec.id] = registry("predictions").get(spec.name)(spec).evaluate(context)
+            except Exception as exc:  # a raising plugin is an ERROR cell, never a crashed run
+                outcomes[spec.id] = failed(exc)
+        return outcomes
+
+    return _outcomes(ctx, cell.label, cell_prefix(cell), specs, context_content(context), evaluate)
+
+
+def _outcomes(
+    ctx: RunContext,
+    where: str,
+    prefix: str,
+    specs: list[PredictionSpec],
+    inputs: Any,
+    evaluate: Callable[[], dict[str, Outcome]],
+) -> dict[str, Outcome]:
+    """``evaluate()``, or the outcomes it gave before on the same ``inputs`` and specs.
+
+    ``where`` names them in progress lines, ``prefix`` begins the entry's file name. ``inputs``
+    ``None`` means they cannot be hashed exactly (a detection that is not savable):
+    always evaluated. Outcomes with an ERROR are not saved, so a fixed plugin is tried again.
+    """
+    if inputs is None:
+        return evaluate()
+    plugins = [registry("predictions").get(spec.name) for spec in specs]
+    path = stage_path(ctx, prefix, "outcomes", {"predictions": specs, "inputs": inputs}, plugins)
+    saved = read_entry(ctx, where, load_outcomes, path)
+    if saved is not None:
+        return saved
+    outcomes = evaluate()
+    if all(outcome.status != "ERROR" for outcome in outcomes.values()):
+        save_outcomes(path, outcomes)
     return outcomes
 
 
@@ -107,13 +143,27 @@ def _verdict_cells(ctx: RunContext, results: list[ConditionResult]) -> list[Verd
                 for r in results
                 if r.condition == condition and r.stimulus_set == stimulus_set and r.context is not None
             ]
-            try:
-                outcomes = registry("predictions").get(spec.name)(spec).evaluate_many(contexts)
-            except Exception as exc:  # a raising plugin is an ERROR cell, never a crashed run
-                outcomes = {"all": failed(exc)}
+            contents = [context_content(c) for c in contexts]
+            where = condition + (f" · {stimulus_set}" if stimulus_set else "")
+            outcomes = _outcomes(
+                ctx,
+                f"{spec.id} on {where}",
+                f"cross-{spec.id}-{condition}" + (f"-{stimulus_set}" if stimulus_set else ""),
+                [spec],
+                None if None in contents else contents,
+                partial(_evaluate_many, spec, contexts),
+            )
             for group, outcome in outcomes.items():
                 cells.append(VerdictCell(f"family:{group}", group, None, {}, condition, spec, outcome, stimulus_set))
     return cells
+
+
+def _evaluate_many(spec: PredictionSpec, contexts: list[PredictionContext]) -> dict[str, Outcome]:
+    """A cross-model prediction's outcome per group; one ERROR outcome when it raises."""
+    try:
+        return registry("predictions").get(spec.name)(spec).evaluate_many(contexts)
+    except Exception as exc:  # a raising plugin is an ERROR cell, never a crashed run
+        return {"all": failed(exc)}
 
 
 def _row(ctx: RunContext, cell: VerdictCell) -> dict[str, Any]:

@@ -265,8 +265,13 @@ def test_a_task_given_a_cells_cached_profiles_computes_only_its_effects(write_su
     ctx = plan_run(load_suite(write_suite(suite)), RunOptions(out=tmp_path / "run"), RecordedProgress())
     (cell,) = ctx.all_cells()
     first = compute_cell(ctx, cell, {})
-    profiles = {name: data for name, data in first.files.items() if "-effects-" not in name}
-    assert len(profiles) == 2 and len(first.files) == 3
+    stages = ("-effects-", "-detections-", "-outcomes-")
+    profiles = {name: data for name, data in first.files.items() if not any(stage in name for stage in stages)}
+    assert len(profiles) == 2 and sorted(name.split("-")[-2] for name in set(first.files) - set(profiles)) == [
+        "detections",
+        "effects",
+        "outcomes",
+    ]
     again = compute_cell(ctx, cell, profiles)
     assert sorted(again.files) == sorted(set(first.files) - set(profiles))
     assert any("cached profiles reused" in line for line in again.lines)
