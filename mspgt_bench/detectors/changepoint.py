@@ -47,13 +47,15 @@ cost their penalty without any gain.
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
-import ruptures as rpt
 from numpy.typing import ArrayLike
 
 from mspgt_bench.detectors.base import CandidateFit, Segmentation, validate_boundaries
+
+if TYPE_CHECKING:  # ruptures (and scipy under it) is imported when a fit runs: a fully cached rerun never loads it
+    import ruptures as rpt
 
 Criterion = Literal["bic", "mbic"]
 
@@ -88,6 +90,8 @@ def _check_min_size(min_size: int) -> None:
 
 
 def _dynp(x: np.ndarray, min_size: int) -> rpt.Dynp:
+    import ruptures as rpt
+
     return rpt.Dynp(model="l2", min_size=min_size, jump=1).fit(x)
 
 
@@ -192,6 +196,8 @@ def detect_penalty(
     x = as_profile_matrix(profile)
     _check_min_size(min_size)
     n = x.shape[0]
+    import ruptures as rpt
+
     if algorithm == "pelt":
         algo: rpt.Pelt | rpt.Binseg = rpt.Pelt(model="l2", min_size=min_size, jump=1)
     elif algorithm == "binseg":
