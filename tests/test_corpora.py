@@ -135,7 +135,7 @@ def test_a_rerun_reuses_each_sets_cache(two_set_run) -> None:
     second = run_suite(load_suite(path), RunOptions(out=first.run_dir))
     assert all(r.meta["cached"] for r in second.results)
     assert second.verdict_rows == first.verdict_rows
-    assert len(list((first.run_dir / "cache").glob("tiny-llama-trained-*.json"))) == 2
+    assert len(list((first.run_dir / "cache").glob("tiny-llama-trained-*.npz"))) == 2  # one profile entry per stimulus set
 
 
 def test_the_cli_prints_the_set_of_each_row_and_the_corpus_flag(write_suite, tmp_path, capsys) -> None:
