@@ -7,12 +7,15 @@ else (a function, an open file, an arbitrary object) raises ``TypeError`` rather
 hashed by a description that could stay the same while its behaviour changes.
 
 :func:`code_digest` hashes the source of this package and of the modules that define the given
-plugin classes, so a cache keyed by it is invalidated by any edit to the code, released or not.
+plugin classes, so a cache keyed by it is invalidated by any edit to the code, released or not;
+:func:`source_digest` hashes only the files that define the given functions or classes (what
+draws a figure, say), so edits elsewhere leave such a cache valid.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import inspect
 from collections.abc import Iterable
@@ -73,10 +76,16 @@ def _feed_tagged(h: Any, tag: bytes, text: bytes) -> None:
     h.update(b"%s:%d:" % (tag, len(text)) + text)
 
 
-def code_digest(classes: Iterable[type] = ()) -> str:
-    """The sha256 of every ``.py`` file of mspgt_bench and of the source files defining ``classes``."""
-    files = {path for cls in classes if (path := _source_file(cls)) is not None and PACKAGE not in path.parents}
-    return content_digest([_package_digest(), *(_file_digest(path) for path in sorted(files))])
+def code_digest(plugins: Iterable[type] = ()) -> str:
+    """The sha256 of every ``.py`` file of mspgt_bench and of the source files defining ``plugins`` outside it."""
+    outside = [cls for cls in plugins if (path := _source_file(cls)) is not None and PACKAGE not in path.parents]
+    return content_digest([_package_digest(), source_digest(outside)])
+
+
+def source_digest(code: Iterable[Any]) -> str:
+    """The sha256 of the source files that define ``code``: functions, classes, partials of them, callable objects."""
+    files = sorted({path for item in code if (path := _source_file(item)) is not None})
+    return content_digest([_file_digest(path) for path in files])
 
 
 @cache
@@ -90,9 +99,14 @@ def _file_digest(path: Path) -> tuple[str, str]:
     return str(path), hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _source_file(cls: type) -> Path | None:
+def _source_file(code: Any) -> Path | None:
+    """The file defining ``code`` (a partial's function, a callable object's class); None for built-ins."""
+    while isinstance(code, functools.partial):
+        code = code.func
+    if not (inspect.isfunction(code) or inspect.ismethod(code) or inspect.isclass(code) or inspect.ismodule(code)):
+        code = type(code)
     try:
-        source = inspect.getsourcefile(cls)
-    except TypeError:  # a built-in class has no source file
+        source = inspect.getsourcefile(code)
+    except TypeError:  # a built-in has no source file
         return None
     return Path(source).resolve() if source else None

@@ -3,8 +3,8 @@
 :class:`PngMemo` keys each figure by :func:`figure_key`, the exact content digest
 (:func:`mspgt_bench.content.content_digest`) of everything it came from: the ``content`` its
 caller passes (the plotted numbers, the labels, the title), the matplotlib version and the source
-of mspgt_bench (:func:`mspgt_bench.content.code_digest`, so an edit to how figures are drawn
-draws them again). A figure is reused only when all of these are unchanged. Callers draw from the
+files of the drawing function and of :func:`png_bytes` (:func:`mspgt_bench.content.source_digest`:
+an edit to how figures are drawn draws them again; edits elsewhere in the package do not). A figure is reused only when all of these are unchanged. Callers draw from the
 content alone, so the key covers whatever the drawing reads.
 
 An entry that is not a regular file holding a whole PNG (truncated, a symbolic link, a folder) is
@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from mspgt_bench.atomic import UnsafePathError, atomic_write_bytes, read_regular, set_aside
-from mspgt_bench.content import code_digest, content_digest
+from mspgt_bench.content import content_digest, source_digest
 
 __all__ = ["PngMemo", "figure_key", "is_png", "png_bytes"]
 
@@ -44,7 +44,7 @@ class PngMemo:
 
     def png(self, content: Any, draw: Callable[[], bytes]) -> bytes:
         """The PNG of ``content``: the stored one if the folder holds it whole, else ``draw()``, stored."""
-        path = self.folder / f"{figure_key(content)}.png"
+        path = self.folder / f"{figure_key(content, draw)}.png"
         stored = self._stored(path)
         if stored is not None:
             self.hits += 1
@@ -68,13 +68,15 @@ class PngMemo:
         return None
 
 
-def figure_key(content: Any) -> str:
-    """The exact content digest of ``content``, the matplotlib version and the code of mspgt_bench.
+def figure_key(content: Any, draw: Callable[[], bytes]) -> str:
+    """The exact content digest of ``content``, the matplotlib version and the source drawing it.
 
     ``content`` may hold anything :func:`mspgt_bench.content.content_digest` hashes exactly:
-    dicts, lists, text, numbers, None, numpy arrays and scalars.
+    dicts, lists, text, numbers, None, numpy arrays and scalars. ``draw`` enters by the source
+    files of its function (through partials) and of :func:`png_bytes`.
     """
-    return content_digest({"content": content, "matplotlib": _matplotlib_version(), "code": code_digest()})
+    code = source_digest([draw, png_bytes])
+    return content_digest({"content": content, "matplotlib": _matplotlib_version(), "code": code})
 
 
 def is_png(data: bytes) -> bool:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 
 import numpy as np
 import pytest
 
 from mspgt_bench import content
-from mspgt_bench.content import code_digest, content_digest
+from mspgt_bench.content import code_digest, content_digest, source_digest
 from mspgt_bench.signals.base import BootstrapConfig
 
 
@@ -66,3 +67,18 @@ def test_the_code_digest_follows_the_package_source_and_plugin_modules(monkeypat
     with_plugin = code_digest([Outside])
     assert with_plugin != before
     assert code_digest([BootstrapConfig]) == before  # a class of the package adds nothing new
+
+
+def test_the_source_digest_reads_the_files_defining_functions_partials_and_callables(tmp_path, monkeypatch):
+    module = tmp_path / "drawing.py"
+    module.write_text("def draw(x):\n    return x\n\n\nclass Drawer:\n    def __call__(self):\n        return 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import drawing
+
+    digest = source_digest([drawing.draw])
+    assert source_digest([functools.partial(drawing.draw, 1)]) == digest == source_digest([drawing.Drawer()])
+    assert source_digest([drawing.draw, print]) == digest  # a built-in has no file to read
+    assert source_digest([drawing.draw, content_digest]) != digest
+    content._file_digest.cache_clear()
+    module.write_text(module.read_text() + "# an edit\n")
+    assert source_digest([drawing.draw]) != digest
