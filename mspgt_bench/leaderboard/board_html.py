@@ -108,7 +108,7 @@ def leaderboard_html(
     family_rows = [
         [
             text(g.family),
-            text(len(g.models), css="num"),
+            text(fmt.model_count(g), css="num"),
             *(family_cell(g.cells.get(p, []), values, board.multiple_runs or sets) for p in board.family_predictions),
             _rate_cell(g.tally.pass_rate, fmt.pass_rate(g.tally)),
             _rate_cell(g.tally.discriminative_rate, fmt.discriminative_rate(g.tally)),

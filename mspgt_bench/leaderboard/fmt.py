@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from mspgt_bench.leaderboard.board import Tally
+from mspgt_bench.leaderboard.board import FamilyGroup, Tally
 from mspgt_bench.result_schema import VerdictRow
 
 NON_DISCRIMINATIVE = "†"
@@ -76,6 +76,11 @@ def relation(cell: VerdictRow) -> str:
 def rate(value: float | None, part: int, whole: int) -> str:
     """'67% (2/3)', or an em dash when nothing was counted."""
     return "—" if value is None else f"{value:.0%} ({part}/{whole})"
+
+
+def model_count(group: FamilyGroup) -> str:
+    """How many models a family row pools; "—" for a comparison of families (e.g. ``llama/qwen2``), which has none of its own."""
+    return str(len(group.models)) if group.models else "—"
 
 
 def pass_rate(t: Tally) -> str:

@@ -98,7 +98,7 @@ def to_markdown(board: Leaderboard, values: bool = False) -> str:
     families = [
         [
             g.family,
-            str(len(g.models)),
+            fmt.model_count(g),
             *(fmt.family_verdicts(g.cells.get(p, []), values, labelled) for p in board.family_predictions),
             fmt.pass_rate(g.tally),
             fmt.discriminative_rate(g.tally),

@@ -6,8 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from mspgt_bench.leaderboard import fmt
 from mspgt_bench.leaderboard.board import Tally, build_leaderboard, tally
 from mspgt_bench.leaderboard.runs import MixedSuitesError, check_same_suite, load_runs, slug
+from mspgt_bench.leaderboard.text import to_markdown
 from mspgt_bench.result_schema import load_results
 from mspgt_bench.run import ResolvedModel
 
@@ -52,6 +54,17 @@ def test_family_level_rows_belong_to_the_family(runs):
     assert board.family_predictions == ["P5-cv"] and "P5-cv" not in board.predictions
     llama = next(g for g in board.families if g.family == "llama")
     assert llama.cells["P5-cv"] == [("a", family_row)]
+
+
+def test_a_comparison_of_two_families_has_no_model_count_of_its_own(runs):
+    (run,), _ = load_runs([runs["a"]])
+    template = next(v for v in run.document.verdicts if v.condition == "trained")
+    compared = template.model_copy(update={"model": "family:llama/gpt2", "family": "llama/gpt2", "prediction": "P6"})
+    document = run.document.model_copy(update={"verdicts": [*run.document.verdicts, compared]})
+    board = build_leaderboard([type(run)(run.label, run.path, document)])
+    counts = {g.family: fmt.model_count(g) for g in board.families}
+    assert counts == {"gpt2": "1", "llama": "1", "llama/gpt2": "—"}
+    assert "| llama/gpt2 | — |" in to_markdown(board)
 
 
 @pytest.mark.writes_bad_results
