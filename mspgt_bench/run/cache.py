@@ -106,16 +106,20 @@ def effects_path(ctx: RunContext, cell: Cell, effects: dict[str, Any]) -> Path:
     return ctx.run_dir / "cache" / f"{cell_prefix(cell)}-effects-{cache_key(ctx, cell, effects)}.json"
 
 
-def stage_path(ctx: RunContext, prefix: str, stage: str, inputs: Any, plugins: Iterable[type]) -> Path:
+def stage_path(ctx: RunContext, prefix: str, stage: str, inputs: Any, plugins: Iterable[type]) -> Path | None:
     """``cache/<prefix>-<stage>-<key>.json``: an entry of a stage computed from ``inputs`` by ``plugins``.
 
     The key is the exact content digest (:func:`mspgt_bench.content.content_digest`) of the
     inputs, the library versions and the source of mspgt_bench and of the plugin classes
     (:func:`mspgt_bench.content.code_digest`): such stages take seconds, so any edit to the code
-    recomputes them. ``prefix`` is slugged.
+    recomputes them. ``prefix`` is slugged. ``None`` when an input has no exact digest (a
+    plugin's opaque object): the stage is then computed on every run, never cached.
     """
-    key = content_digest({"versions": library_versions(), "code": code_digest(plugins), "inputs": inputs})[:20]
-    return ctx.run_dir / "cache" / f"{slug(prefix)}-{stage}-{key}.json"
+    try:
+        key = content_digest({"versions": library_versions(), "code": code_digest(plugins), "inputs": inputs})
+    except TypeError:
+        return None
+    return ctx.run_dir / "cache" / f"{slug(prefix)}-{stage}-{key[:20]}.json"
 
 
 def cell_prefix(cell: Cell) -> str:

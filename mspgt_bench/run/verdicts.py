@@ -61,13 +61,17 @@ def _outcomes(
     """``evaluate()``, or the outcomes it gave before on the same ``inputs`` and specs.
 
     ``where`` names them in progress lines, ``prefix`` begins the entry's file name. ``inputs``
-    ``None`` means they cannot be hashed exactly (a detection that is not savable):
-    always evaluated. Outcomes with an ERROR are not saved, so a fixed plugin is tried again.
+    ``None`` (a detection that is not savable), or inputs without an exact digest (a plugin's
+    opaque object), are always evaluated. Outcomes with an ERROR are not saved, so a fixed plugin is tried again.
     """
-    if inputs is None:
-        return evaluate()
     plugins = [registry("predictions").get(spec.name) for spec in specs]
-    path = stage_path(ctx, prefix, "outcomes", {"predictions": specs, "inputs": inputs}, plugins)
+    path = (
+        None
+        if inputs is None
+        else stage_path(ctx, prefix, "outcomes", {"predictions": specs, "inputs": inputs}, plugins)
+    )
+    if path is None:
+        return evaluate()
     saved = read_entry(ctx, where, load_outcomes, path)
     if saved is not None:
         return saved

@@ -4,6 +4,7 @@ and writes the same bytes; a changed input recomputes exactly the stages that re
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,8 @@ import pytest
 from mspgt_bench.detectors.plugins import BoundaryEvidence, ChangePoint
 from mspgt_bench.plugins import registry
 from mspgt_bench.run import RunOptions, run_suite
+from mspgt_bench.run.cache import stage_path
+from mspgt_bench.run.plan import Progress, plan_run
 from mspgt_bench.suite.loader import load_suite
 from tests.run.test_cache import StageLines
 
@@ -166,3 +169,25 @@ def test_an_erroring_prediction_is_not_saved_and_runs_again(write_suite, minimal
     calls.clear()
     _run(path, out)
     assert calls["ProfileContrast.evaluate"] == 1
+
+
+def test_a_detector_whose_rules_cannot_be_rebuilt_is_computed_every_run(
+    write_suite, minimal_suite, tmp_path, calls, monkeypatch
+):
+    counted = ChangePoint.detect  # the counting wrapper of the fixture
+    monkeypatch.setattr(ChangePoint, "detect", lambda self, *args: replace(counted(self, *args), rule_state=None))
+    path, out = write_suite(_suite(minimal_suite)), tmp_path / "run"
+    _run(path, out)
+    first = _tables(out)
+    calls.clear()
+    _run(path, out)
+    assert calls["ChangePoint.detect"] == calls["BoundaryEvidence.detect"] == 4  # the cell's detections go together
+    assert calls["SegmentCount.evaluate"] == 4 and calls["BoundaryCV.evaluate_many"] == 2
+    assert not list((out / "cache").glob("*-detections-*")) and not list((out / "cache").glob("*-outcomes-*"))
+    assert _tables(out) == first
+
+
+def test_inputs_without_an_exact_digest_have_no_cache_entry(write_suite, minimal_suite, tmp_path):
+    ctx = plan_run(load_suite(write_suite(minimal_suite())), RunOptions(out=tmp_path / "run"), Progress())
+    assert stage_path(ctx, "cell", "outcomes", {"opaque": object()}, []) is None
+    assert stage_path(ctx, "cell", "outcomes", {"n": 1}, []).parent == tmp_path / "run" / "cache"
