@@ -37,8 +37,8 @@ def detect(
         {"detectors": ctx.suite.detectors, "profiles": profiles, "n_layers": n_layers, "boot": ctx.boot},
         [type(d) for d in detectors.values()],
     )
-    cached = path is not None and not failures
-    saved = read_entry(ctx, cell.label, lambda p: load_detections(p, detectors), path) if cached else None
+    cacheable = path is not None and not failures
+    saved = read_entry(ctx, cell.label, lambda p: load_detections(p, detectors), path) if cacheable else None
     if saved is not None:
         return saved, failures
     by_key = profiles_by_key(profiles)
@@ -48,7 +48,7 @@ def detect(
             detections[label] = detector.detect(by_key, n_layers, ctx.boot)
         except Exception as exc:  # reported with the predictions that needed it
             failures[label] = f"{type(exc).__name__}: {exc}"
-    if cached and not failures and all(d.savable for d in detections.values()):
+    if cacheable and not failures and all(d.savable for d in detections.values()):
         save_detections(path, detections)
     return detections, failures
 
