@@ -56,6 +56,13 @@ class Outcome:
     details: dict[str, Any] = field(default_factory=dict)
 
 
+ZERO_WIDTH = (
+    "every resample gave the same value: the statistic is discrete (a boundary's layer, a count) or the "
+    "stimuli agree exactly, so the interval says the resamples never moved it, not that it is known exactly"
+)
+"""The note on a verdict whose bootstrap interval has zero width (few stimuli make it common for layer positions)."""
+
+
 class MissingInputError(LookupError):
     """A prediction asked for a profile that the suite's signals do not produce."""
 
@@ -161,8 +168,13 @@ class Prediction(ABC):
         """Compute the statistic and its interval and decide the verdict."""
 
     def verdict(self, value: float, lo: float, hi: float, n: int, **details: Any) -> Outcome:
-        """An outcome whose status follows from the interval and the spec's threshold."""
+        """An outcome whose status follows from the interval and the spec's threshold.
+
+        A zero-width interval is flagged in ``details["zero_width_interval"]`` (:data:`ZERO_WIDTH`).
+        """
         status = decide(lo, hi, self.spec.threshold, self.spec.direction)
+        if lo == hi:
+            details = {**details, "zero_width_interval": ZERO_WIDTH}
         return Outcome(status, float(value), float(lo), float(hi), n, details=details)
 
 

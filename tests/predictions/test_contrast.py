@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mspgt_bench.predictions.base import PredictionContext, decide
+from mspgt_bench.predictions.base import ZERO_WIDTH, PredictionContext, decide
 from mspgt_bench.predictions.contrast import ProfileContrast
 from mspgt_bench.signals.base import BootstrapConfig, Profile
 from mspgt_bench.suite.schema import PredictionSpec
@@ -73,3 +73,11 @@ def test_missing_profile_names_the_fix():
     ctx.profiles = {}
     with pytest.raises(LookupError, match="add the signal to `signals:`"):
         prediction.evaluate(ctx)
+
+
+def test_a_zero_width_interval_is_flagged_and_a_real_one_is_not():
+    exact = _prediction().evaluate(_context(_data(0.7, noise=0.0)))  # every stimulus differs by exactly 0.7
+    assert exact.ci_low == exact.ci_high and exact.status == "PASS"
+    assert exact.details["zero_width_interval"] == ZERO_WIDTH
+    noisy = _prediction().evaluate(_context(_data(1.0)))
+    assert noisy.ci_low < noisy.ci_high and "zero_width_interval" not in noisy.details
