@@ -44,12 +44,17 @@ def test_pass_rates_ignore_skip_and_count_errors_as_not_passed(runs):
     assert Tally().pass_rate is None
 
 
-def test_family_level_rows_belong_to_the_family(runs):
-    (run,), _ = load_runs([runs["a"]])
+def _board_with_family_row(run_dir: Path, **fields):
+    """The leaderboard of ``run_dir`` with one more trained verdict (its first, with ``fields`` changed), and that verdict."""
+    (run,), _ = load_runs([run_dir])
     template = next(v for v in run.document.verdicts if v.condition == "trained")
-    family_row = template.model_copy(update={"model": "family:llama", "prediction": "P5-cv", "status": "SKIP"})
-    document = run.document.model_copy(update={"verdicts": [*run.document.verdicts, family_row]})
-    board = build_leaderboard([type(run)(run.label, run.path, document)])
+    row = template.model_copy(update=fields)
+    document = run.document.model_copy(update={"verdicts": [*run.document.verdicts, row]})
+    return build_leaderboard([type(run)(run.label, run.path, document)]), row
+
+
+def test_family_level_rows_belong_to_the_family(runs):
+    board, family_row = _board_with_family_row(runs["a"], model="family:llama", prediction="P5-cv", status="SKIP")
     assert "family:llama" not in {row.model for row in board.rows}
     assert board.family_predictions == ["P5-cv"] and "P5-cv" not in board.predictions
     llama = next(g for g in board.families if g.family == "llama")
@@ -57,11 +62,7 @@ def test_family_level_rows_belong_to_the_family(runs):
 
 
 def test_a_comparison_of_two_families_has_no_model_count_of_its_own(runs):
-    (run,), _ = load_runs([runs["a"]])
-    template = next(v for v in run.document.verdicts if v.condition == "trained")
-    compared = template.model_copy(update={"model": "family:llama/gpt2", "family": "llama/gpt2", "prediction": "P6"})
-    document = run.document.model_copy(update={"verdicts": [*run.document.verdicts, compared]})
-    board = build_leaderboard([type(run)(run.label, run.path, document)])
+    board, _ = _board_with_family_row(runs["a"], model="family:llama/gpt2", family="llama/gpt2", prediction="P6")
     counts = {g.family: fmt.model_count(g) for g in board.families}
     assert counts == {"gpt2": "1", "llama": "1", "llama/gpt2": "—"}
     assert "| llama/gpt2 | — |" in to_markdown(board)
